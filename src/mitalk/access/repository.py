@@ -1,0 +1,302 @@
+"""Every SQL query about phases, staff, invites, the waitlist and passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mitalk.access.models import (
+    AccessState,
+    Invite,
+    PassDrop,
+    PassGrant,
+    PassWindow,
+    StaffPhone,
+    WaitlistEntry,
+)
+from mitalk.accounts.models import User
+
+DEFAULT_PHASE = "internal"
+
+
+async def phase(session: AsyncSession) -> str:
+    """The current phase; a new deployment starts closed (``internal``)."""
+    value = await session.scalar(select(AccessState.phase).where(AccessState.id == 1))
+    return value or DEFAULT_PHASE
+
+
+async def set_phase(session: AsyncSession, new_phase: str, now: dt.datetime) -> None:
+    """Store the phase in the single state row."""
+    state = await session.get(AccessState, 1)
+    if state is None:
+        session.add(AccessState(id=1, phase=new_phase, changed_at=now))
+    else:
+        state.phase, state.changed_at = new_phase, now
+    await session.flush()
+
+
+async def is_staff(session: AsyncSession, phone: str) -> bool:
+    """Whether a number is on the staff list."""
+    return await session.get(StaffPhone, phone) is not None
+
+
+async def add_staff(session: AsyncSession, phone: str) -> bool:
+    """Put a number on the staff list; False if it was already there."""
+    if await is_staff(session, phone):
+        return False
+    session.add(StaffPhone(phone=phone))
+    await session.flush()
+    return True
+
+
+async def remove_staff(session: AsyncSession, phone: str) -> bool:
+    """Take a number off the staff list; False if it was not there."""
+    staff = await session.get(StaffPhone, phone)
+    if staff is None:
+        return False
+    await session.delete(staff)
+    await session.flush()
+    return True
+
+
+async def staff_phones(session: AsyncSession) -> Sequence[str]:
+    """Every staff number, in order."""
+    return (await session.scalars(select(StaffPhone.phone).order_by(StaffPhone.phone))).all()
+
+
+async def pending_invite_for(session: AsyncSession, phone: str) -> Invite | None:
+    """The pending invite of a number, if any."""
+    return await session.scalar(
+        select(Invite).where(Invite.phone == phone, Invite.status == "pending")
+    )
+
+
+async def add_invite(session: AsyncSession, inviter_id: str, phone: str) -> Invite:
+    """Record a pending invite."""
+    invite = Invite(inviter_id=inviter_id, phone=phone, status="pending")
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def invites_of(session: AsyncSession, inviter_id: str) -> Sequence[Invite]:
+    """A member's invites that are pending or used, newest first."""
+    return (
+        await session.scalars(
+            select(Invite)
+            .where(Invite.inviter_id == inviter_id, Invite.status != "revoked")
+            .order_by(Invite.created_at.desc(), Invite.id)
+        )
+    ).all()
+
+
+async def invite_by_id(session: AsyncSession, invite_id: str) -> Invite | None:
+    """One invite."""
+    return await session.get(Invite, invite_id)
+
+
+async def take_invite(session: AsyncSession, user_id: str) -> bool:
+    """Spend one of a member's invites atomically; False if none are left."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.invites_left > 0)
+        .values(invites_left=User.invites_left - 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def give_invites(session: AsyncSession, count: int, user_id: str | None) -> int:
+    """Add invites to one member, or to every active member; returns how many members got them."""
+    stmt = update(User).where(User.status == "active").values(invites_left=User.invites_left + count)
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
+    result = await session.execute(stmt)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def activate_users(
+    session: AsyncSession, user_ids: Sequence[str], via: str, invites: int, now: dt.datetime
+) -> int:
+    """Make waitlisted accounts active members; returns how many changed."""
+    changed = 0
+    for start in range(0, len(user_ids), 1000):
+        result = await session.execute(
+            update(User)
+            .where(User.id.in_(user_ids[start : start + 1000]), User.status == "waitlisted")
+            .values(status="active", admitted_via=via, activated_at=now, invites_left=invites)
+        )
+        changed += int(result.rowcount)  # type: ignore[attr-defined]
+    return changed
+
+
+async def waitlist_entry(session: AsyncSession, user_id: str) -> WaitlistEntry | None:
+    """A person's waitlist entry, admitted or not."""
+    return await session.scalar(select(WaitlistEntry).where(WaitlistEntry.user_id == user_id))
+
+
+async def join_waitlist(session: AsyncSession, user_id: str, now: dt.datetime) -> WaitlistEntry:
+    """Give a person the next place in line (once)."""
+    entry = await waitlist_entry(session, user_id)
+    if entry is None:
+        entry = WaitlistEntry(user_id=user_id, joined_at=now)
+        session.add(entry)
+        await session.flush()
+    return entry
+
+
+async def leave_waitlist(session: AsyncSession, user_id: str, admitted_by: str, now: dt.datetime) -> bool:
+    """Mark a person's entry admitted; False if it was not waiting (someone else got there first)."""
+    result = await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.user_id == user_id, WaitlistEntry.admitted_at.is_(None))
+        .values(admitted_at=now, admitted_by=admitted_by)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def waiting_ahead_of(session: AsyncSession, seq: int) -> int:
+    """How many people wait ahead of the entry with this sequence number."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(WaitlistEntry)
+            .where(WaitlistEntry.admitted_at.is_(None), WaitlistEntry.seq < seq)
+        )
+        or 0
+    )
+
+
+async def waiting_total(session: AsyncSession) -> int:
+    """How many people wait."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(WaitlistEntry).where(WaitlistEntry.admitted_at.is_(None))
+        )
+        or 0
+    )
+
+
+async def head_of_waitlist(
+    session: AsyncSession, count: int, lock: bool
+) -> Sequence[tuple[int, str]]:
+    """The next ``count`` waiting entries in order (locked, skipping ones others hold, on PostgreSQL)."""
+    stmt = (
+        select(WaitlistEntry.seq, WaitlistEntry.user_id)
+        .where(WaitlistEntry.admitted_at.is_(None))
+        .order_by(WaitlistEntry.seq)
+        .limit(count)
+    )
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return [(int(seq), uid) for seq, uid in (await session.execute(stmt)).all()]
+
+
+async def admit_entries(
+    session: AsyncSession, seqs: Sequence[int], admitted_by: str, now: dt.datetime
+) -> None:
+    """Mark waitlist entries admitted."""
+    for start in range(0, len(seqs), 1000):
+        await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.seq.in_(seqs[start : start + 1000]), WaitlistEntry.admitted_at.is_(None))
+            .values(admitted_at=now, admitted_by=admitted_by)
+        )
+
+
+async def drop_by_id(session: AsyncSession, drop_id: str) -> PassDrop | None:
+    """A drop that already ran under this id."""
+    return await session.get(PassDrop, drop_id)
+
+
+async def add_drop(session: AsyncSession, drop_id: str, requested: int, admitted: int, now: dt.datetime) -> PassDrop:
+    """Record a drop and how many it admitted."""
+    drop = PassDrop(id=drop_id, requested=requested, admitted=admitted, created_at=now)
+    session.add(drop)
+    await session.flush()
+    return drop
+
+
+async def add_window(
+    session: AsyncSession, total: int, opens_at: dt.datetime, closes_at: dt.datetime | None
+) -> PassWindow:
+    """Record a claim window."""
+    window = PassWindow(total=total, granted=0, opens_at=opens_at, closes_at=closes_at)
+    session.add(window)
+    await session.flush()
+    return window
+
+
+async def unfinished_windows(session: AsyncSession, now: dt.datetime) -> Sequence[PassWindow]:
+    """Windows that are open or yet to open and still have passes."""
+    return (
+        await session.scalars(
+            select(PassWindow)
+            .where(
+                PassWindow.granted < PassWindow.total,
+                or_(PassWindow.closes_at.is_(None), PassWindow.closes_at > now),
+            )
+            .order_by(PassWindow.opens_at)
+        )
+    ).all()
+
+
+async def latest_window(session: AsyncSession, now: dt.datetime) -> PassWindow | None:
+    """The window that opened most recently (open, sold out or closed), if any opened."""
+    return await session.scalar(
+        select(PassWindow).where(PassWindow.opens_at <= now).order_by(PassWindow.opens_at.desc()).limit(1)
+    )
+
+
+async def window_by_id(session: AsyncSession, window_id: str) -> PassWindow | None:
+    """One claim window."""
+    return await session.get(PassWindow, window_id)
+
+
+async def close_window(session: AsyncSession, window_id: str, now: dt.datetime) -> None:
+    """End a window now."""
+    await session.execute(update(PassWindow).where(PassWindow.id == window_id).values(closes_at=now))
+
+
+async def take_window_pass(session: AsyncSession, window_id: str, now: dt.datetime) -> bool:
+    """Take one pass of an open window atomically; False when it is sold out or not open.
+
+    The count check and the increment are one statement: on PostgreSQL a concurrent claim waits
+    for the row lock and re-checks ``granted < total`` against the committed value.
+    """
+    result = await session.execute(
+        update(PassWindow)
+        .where(
+            PassWindow.id == window_id,
+            PassWindow.granted < PassWindow.total,
+            PassWindow.opens_at <= now,
+            or_(PassWindow.closes_at.is_(None), PassWindow.closes_at > now),
+        )
+        .values(granted=PassWindow.granted + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_grant(session: AsyncSession, window_id: str, user_id: str, now: dt.datetime) -> None:
+    """Record a granted pass."""
+    session.add(PassGrant(window_id=window_id, user_id=user_id, granted_at=now))
+    await session.flush()
+
+
+async def grant_of(session: AsyncSession, user_id: str) -> PassGrant | None:
+    """The pass a person was granted, if any."""
+    return await session.scalar(select(PassGrant).where(PassGrant.user_id == user_id))
+
+
+async def grants_in_window(session: AsyncSession, window_id: str) -> int:
+    """How many passes were recorded in a window."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(PassGrant).where(PassGrant.window_id == window_id)
+        )
+        or 0
+    )
+
+

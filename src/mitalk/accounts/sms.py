@@ -1,0 +1,103 @@
+"""Sending text messages: an interface, the console sender (embedded default), and Twilio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import structlog
+
+from mitalk.core.database import utcnow
+from mitalk.core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class SmsError(Exception):
+    """A message could not be handed to the provider."""
+
+
+class SmsSender(Protocol):
+    """Sends one text message to an E.164 number."""
+
+    async def send(self, to: str, body: str) -> None:
+        """Hand the message over for delivery, or raise ``SmsError``."""
+        ...
+
+
+class ConsoleSmsSender:
+    """Prints each message to the log and appends it as a JSON line to ``sms-outbox.jsonl``."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+        self._lock = asyncio.Lock()
+
+    async def send(self, to: str, body: str) -> None:
+        line = json.dumps({"to": to, "body": body, "sent_at": utcnow().isoformat()})
+        async with self._lock:
+            self.outbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.outbox.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        log.info("sms_console", to=to, body=body)
+
+
+class TwilioSmsSender:
+    """Sends through Twilio's Messages API (form-encoded POST with basic auth)."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        api_base: str = "https://api.twilio.com/2010-04-01",
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.account_sid, self.auth_token, self.sender = account_sid, auth_token, sender
+        self.api_base = api_base.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=10)
+
+    def build_request(self, to: str, body: str) -> httpx.Request:
+        """The HTTP request that hands one message to the provider."""
+        return self.client.build_request(
+            "POST",
+            f"{self.api_base}/Accounts/{self.account_sid}/Messages.json",
+            data={"To": to, "From": self.sender, "Body": body},
+            auth=(self.account_sid, self.auth_token),
+        )
+
+    async def send(self, to: str, body: str) -> None:
+        try:
+            response = await self.client.send(self.build_request(to, body))
+        except httpx.HTTPError as exc:
+            raise SmsError(f"SMS provider unreachable: {exc}") from exc
+        if response.status_code >= 300:
+            raise SmsError(f"SMS provider refused the message: {response.status_code} {response.text[:200]}")
+        log.info("sms_sent", to=to, provider="twilio")
+
+
+def make_sms_sender(settings: Settings) -> SmsSender:
+    """The sender the settings name; a misconfigured provider fails at start, not at first use."""
+    if settings.sms_backend == "twilio":
+        missing = [
+            name
+            for name, value in [
+                ("MITALK_SMS_TWILIO_ACCOUNT_SID", settings.sms_twilio_account_sid),
+                ("MITALK_SMS_TWILIO_AUTH_TOKEN", settings.sms_twilio_auth_token),
+                ("MITALK_SMS_TWILIO_FROM", settings.sms_twilio_from),
+            ]
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"MITALK_SMS_BACKEND=twilio needs {', '.join(missing)}")
+        assert settings.sms_twilio_account_sid and settings.sms_twilio_auth_token
+        assert settings.sms_twilio_from
+        return TwilioSmsSender(
+            settings.sms_twilio_account_sid,
+            settings.sms_twilio_auth_token,
+            settings.sms_twilio_from,
+            settings.sms_twilio_api_base,
+        )
+    return ConsoleSmsSender(settings.ensure_data_dir() / "sms-outbox.jsonl")

@@ -1,0 +1,110 @@
+"""The ASGI application: routers under /api/v1, health, metrics, errors, lifespan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from mitalk import __version__
+from mitalk.access.endpoints import router as access_router
+from mitalk.accounts.endpoints import router as accounts_router
+from mitalk.accounts.sms import SmsSender, make_sms_sender
+from mitalk.core.database import Database, utcnow
+from mitalk.core.errors import install_error_handlers
+from mitalk.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mitalk.core.settings import Settings, get_settings
+from mitalk.network.endpoints import router as network_router
+
+API_PREFIX = "/api/v1"
+
+REQUESTS = Counter("mitalk_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("mitalk_http_request_seconds", "HTTP request latency", ["route"])
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sms: SmsSender | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> FastAPI:
+    """Build the app; ``sms`` and ``clock`` can be given (tests), else come from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_data_dir()
+        app.state.db = Database(settings.resolved_database_url)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        app.state.redis = redis
+        limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+        app.state.rate_limiter = limiter
+        app.state.sms = sms or make_sms_sender(settings)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="Mi Talk",
+        version=__version__,
+        description="Live audio rooms for professionals. Errors are always "
+        '`{"error": {"code", "message"}}`.',
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    install_error_handlers(app)
+    for router in (accounts_router, access_router, network_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when this node can serve (database reachable), else 503 with the reason."""
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if request.app.state.redis is not None:
+            try:
+                await request.app.state.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["redis"] = f"unreachable: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+        if not healthy:
+            reason = "; ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
+            body["error"] = {"code": "unavailable", "message": reason}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

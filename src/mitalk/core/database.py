@@ -1,0 +1,143 @@
+"""Async SQLAlchemy engine, sessions, and the commit-at-the-edge unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table; constraint names are stable for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite (no zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine tuned per backend: SQLite in WAL mode with write-locking transactions."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin").
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front, so two transactions that read and then
+            # write never deadlock on a lock upgrade; the busy timeout queues them instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """The engine and a session factory, owned by the app or a CLI command."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, effect: AfterCommit) -> None:
+    """Queue a side effect (SMS, event) to run only once the session's work is committed."""
+    session.info.setdefault("after_commit", []).append(effect)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run and clear the queued side effects; one failing does not stop the others."""
+    effects: list[AfterCommit] = session.info.pop("after_commit", [])
+    for effect in effects:
+        try:
+            await effect()
+        except Exception:  # noqa: BLE001 - the commit stands; the effect is logged
+            log.exception("after_commit_failed", effect=getattr(effect, "__qualname__", repr(effect)))
+
+
+@asynccontextmanager
+async def unit_of_work(db: Database) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit and run side effects on success, roll back and drop them on error.
+
+    An ``AppError`` with ``commit_changes`` commits first (a wrong sign-in code must still use
+    up one of its attempts).
+    """
+    from mitalk.core.errors import AppError
+
+    async with db.sessions() as session:
+        try:
+            yield session
+        except AppError as exc:
+            if exc.commit_changes:
+                await session.commit()
+                await run_after_commit(session)
+            else:
+                await session.rollback()
+                session.info.pop("after_commit", None)
+            raise
+        except BaseException:
+            await session.rollback()
+            session.info.pop("after_commit", None)
+            raise
+        else:
+            await session.commit()
+            await run_after_commit(session)

@@ -1,0 +1,58 @@
+"""Typed dependency aliases shared by every context's endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mitalk.core.database import Database, unit_of_work
+from mitalk.core.ratelimit import RateLimiter
+from mitalk.core.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    """The app's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with unit_of_work(request.app.state.db) as session:
+        yield session
+
+
+def get_now(request: Request) -> dt.datetime:
+    """The current time (the app's clock, so tests can move it)."""
+    now: dt.datetime = request.app.state.clock()
+    return now
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    """The app's rate limiter."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    """The client's network address (put the app behind a proxy with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+# scope="function": the session's exit (commit or rollback) runs before the response is sent,
+# so a client never sees a 2xx for work that then failed to commit.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+Now = Annotated[dt.datetime, Depends(get_now)]
+Limiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,0 +1,89 @@
+"""All configuration in one place: environment variables prefixed ``MITALK_`` and ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment settings; every field maps to ``MITALK_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MITALK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for hashing sign-in codes; generated into the data dir when unset.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "info"
+
+    # Phone numbers written without "+" are read in this region (ISO 3166 code), if set.
+    default_region: str | None = None
+
+    # Sign-in codes.
+    sms_backend: Literal["console", "twilio"] = "console"
+    sms_twilio_account_sid: str | None = None
+    sms_twilio_auth_token: str | None = None
+    sms_twilio_from: str | None = None
+    sms_twilio_api_base: str = "https://api.twilio.com/2010-04-01"
+    code_ttl_seconds: int = 300
+    code_max_attempts: int = 5
+    code_resend_seconds: int = 30
+    codes_per_phone_per_hour: int = 5
+    codes_per_address_per_hour: int = 20
+    verifies_per_address_per_hour: int = 60
+    session_ttl_days: int = 30
+
+    # Access.
+    default_invites: int = 5
+
+    # Media (Janus). The managed Janus offers media on this interface; default: the interface
+    # of the default route, else the first non-loopback interface that is up.
+    media_interface: str | None = None
+    janus_binary: str = "janus"
+    janus_api_port: int = 8188
+    janus_rtp_port_range: str = "20000-40000"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mitalk.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data dir (private to its owner) and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    @property
+    def resolved_secret_key(self) -> bytes:
+        """The hashing key: from settings, else a random key kept in ``secret.key``."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.ensure_data_dir() / "secret.key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -182,7 +182,7 @@ def staff_remove(phones: Annotated[list[str], typer.Argument(help="Phone numbers
 
     missing = False
     for phone, removed in run_in_transaction(work):
-        typer.echo(f"{phone} removed" if removed else f"{phone} was not staff")
+        typer.echo(f"{phone} removed" if removed else f"error: {phone} was not staff", err=not removed)
         missing |= not removed
     if missing:
         raise typer.Exit(1)

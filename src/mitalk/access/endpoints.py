@@ -114,4 +114,4 @@ async def current_claim_window(_: CurrentAccount, session: DbSession, now: Now) 
 )
 async def claim_pass(account: CurrentAccount, session: DbSession, settings: AppSettings, now: Now) -> ClaimOut:
     """Claim a pass in the open window; asking again after a grant answers the same."""
-    return ClaimOut(status=await service.claim_pass(session, settings, account, now))  # type: ignore[arg-type]
+    return ClaimOut(status=await service.claim_pass(session, settings, account, now))

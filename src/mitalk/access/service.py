@@ -305,7 +305,9 @@ async def claim_window(session: AsyncSession, now: dt.datetime) -> PassWindow | 
     return await repo.latest_window(session, now)
 
 
-async def claim_pass(session: AsyncSession, settings: Settings, user: User, now: dt.datetime) -> str:
+async def claim_pass(
+    session: AsyncSession, settings: Settings, user: User, now: dt.datetime
+) -> Literal["granted"]:
     """Claim a pass in the open window: exactly ``total`` are ever granted, one per person.
 
     Order matters for exactness under concurrency: the person's waitlist entry is taken first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Protocol
@@ -61,11 +62,12 @@ class TwilioSmsSender:
 
     def build_request(self, to: str, body: str) -> httpx.Request:
         """The HTTP request that hands one message to the provider."""
+        credentials = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         return self.client.build_request(
             "POST",
             f"{self.api_base}/Accounts/{self.account_sid}/Messages.json",
             data={"To": to, "From": self.sender, "Body": body},
-            auth=(self.account_sid, self.auth_token),
+            headers={"Authorization": f"Basic {credentials}"},
         )
 
     async def send(self, to: str, body: str) -> None:

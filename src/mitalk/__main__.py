@@ -1,0 +1,5 @@
+"""``python -m mitalk`` runs the ``mitalk`` command."""
+
+from mitalk.cli import main
+
+main()

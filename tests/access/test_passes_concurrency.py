@@ -1,0 +1,105 @@
+"""Exactness of passes under concurrency: never more than N, one per person, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from httpx import AsyncClient
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from sqlalchemy import func, select
+
+from factories import bulk_waitlisters, in_transaction
+from mitalk.access import service as access
+from mitalk.access.models import PassGrant, PassWindow
+from mitalk.accounts.models import User
+from mitalk.core.database import Database, utcnow
+from mitalk.core.settings import Settings
+
+
+@given(
+    passes=st.integers(min_value=1, max_value=8),
+    claimants=st.integers(min_value=1, max_value=16),
+    repeats=st.integers(min_value=1, max_value=3),
+)
+@hsettings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+async def test_never_more_passes_than_n_under_concurrent_claims(
+    client: AsyncClient, db: Database, settings: Settings, passes: int, claimants: int, repeats: int
+) -> None:
+    # One database serves every example: close what the previous example left open.
+    await in_transaction(db, lambda s: access.close_window(s, utcnow()))
+    people = await bulk_waitlisters(db, settings, claimants)
+    window = await in_transaction(db, lambda s: access.open_window(s, passes, utcnow()))
+
+    # Every person claims `repeats` times, all at once.
+    requests = [p for p in people for _ in range(repeats)]
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/passes/claim", headers=p.headers) for p in requests)
+    )
+    by_person: dict[str, set[int]] = {}
+    for person, response in zip(requests, responses, strict=True):
+        assert response.status_code in (200, 409), response.text
+        if response.status_code == 409:
+            assert response.json()["error"]["code"] == "sold_out"
+        by_person.setdefault(person.id, set()).add(response.status_code)
+
+    winners = {pid for pid, codes in by_person.items() if 200 in codes}
+    assert len(winners) == min(passes, claimants)
+    # A winner's repeats all say granted; a loser's all say sold out.
+    assert all(codes == {200} for pid, codes in by_person.items() if pid in winners)
+
+    async def recorded(session):  # type: ignore[no-untyped-def]
+        grants = (await session.scalars(select(PassGrant.user_id).where(PassGrant.window_id == window.id))).all()
+        counted = await session.scalar(select(PassWindow.granted).where(PassWindow.id == window.id))
+        active = await session.scalar(
+            select(func.count()).select_from(User).where(User.id.in_(list(by_person)), User.status == "active")
+        )
+        return grants, counted, active
+
+    grants, counted, active = await in_transaction(db, recorded)
+    assert set(grants) == winners and max(Counter(grants).values()) == 1
+    assert counted == len(grants) <= passes
+    assert active == len(winners)
+
+
+async def test_concurrent_drops_admit_distinct_people(
+    db: Database, settings: Settings
+) -> None:
+    people = await bulk_waitlisters(db, settings, 30)
+
+    async def one_drop(n: int) -> int:
+        result = await in_transaction(
+            db, lambda s: access.drop_passes(s, settings, n, utcnow(), lock_rows=not settings.is_sqlite)
+        )
+        return result.admitted
+
+    admitted = await asyncio.gather(*(one_drop(n) for n in (5, 7, 3, 6)))
+    assert sum(admitted) == 21
+
+    async def check(session):  # type: ignore[no-untyped-def]
+        rows = (await session.execute(select(User.id, User.status))).all()
+        return {uid: status for uid, status in rows}
+
+    statuses = await in_transaction(db, check)
+    order = [statuses[p.id] for p in people]
+    # The first 21 in line are in, the rest still wait: drops never skip anyone.
+    assert order == ["active"] * 21 + ["waitlisted"] * 9
+
+
+async def test_same_drop_id_run_concurrently_admits_once(db: Database, settings: Settings) -> None:
+    await bulk_waitlisters(db, settings, 10)
+
+    async def one_drop() -> access.DropResult | str:
+        try:
+            return await in_transaction(
+                db, lambda s: access.drop_passes(s, settings, 4, utcnow(), "same-id", lock_rows=not settings.is_sqlite)
+            )
+        except Exception as exc:  # the loser of a simultaneous insert of the same id
+            return type(exc).__name__
+
+    await asyncio.gather(one_drop(), one_drop(), one_drop())
+
+    async def count(session):  # type: ignore[no-untyped-def]
+        return await session.scalar(select(func.count()).select_from(User).where(User.status == "active"))
+
+    assert await in_transaction(db, count) == 4

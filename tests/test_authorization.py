@@ -1,0 +1,103 @@
+"""Every endpoint × {anonymous, waitlisted, member, staff}: the status each one gets.
+
+A route missing from the table fails the test, so a new endpoint cannot ship unchecked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+from factories import Person, in_transaction, member, new_phone, staff_member, waitlister
+from mitalk.access import service as access
+from mitalk.core.database import Database, utcnow
+from mitalk.core.settings import Settings
+
+ROLES = ("anonymous", "waitlisted", "member", "staff")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    expected: dict[str, int]
+    body: Any = None
+
+
+def expect(anonymous: int, waitlisted: int, member_: int, staff: int) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, waitlisted, member_, staff), strict=True))
+
+
+CASES = [
+    Case("POST", "/api/v1/auth/code", expect(202, 202, 202, 202), {"phone": "{new_phone}"}),
+    Case("POST", "/api/v1/auth/verify", expect(400, 400, 400, 400), {"phone": "{new_phone}", "code": "000000"}),
+    Case("POST", "/api/v1/auth/logout", expect(401, 204, 204, 204)),
+    Case("GET", "/api/v1/me", expect(401, 200, 200, 200)),
+    Case("PATCH", "/api/v1/me/profile", expect(401, 200, 200, 200), {"headline": "Builder"}),
+    Case("GET", "/api/v1/users/{other_member}", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/invites", expect(401, 403, 201, 201), {"phone": "{new_phone}"}),
+    Case("GET", "/api/v1/invites", expect(401, 403, 200, 200)),
+    Case("DELETE", "/api/v1/invites/{own_invite}", expect(401, 403, 204, 204)),
+    Case("GET", "/api/v1/waitlist/me", expect(401, 200, 409, 409)),
+    Case("GET", "/api/v1/passes/window", expect(401, 200, 200, 200)),
+    Case("POST", "/api/v1/passes/claim", expect(401, 200, 409, 409)),
+]
+PUBLIC_OPERATIONS = {("GET", "/healthz")}
+
+
+def test_the_table_covers_every_route(app: FastAPI) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    table = {(c.method, c.path.replace("{other_member}", "{user_id}").replace("{own_invite}", "{invite_id}")) for c in CASES}
+    assert routes - PUBLIC_OPERATIONS == table
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_who_may_do_what(
+    role: str, client: AsyncClient, outbox: Path, db: Database, settings: Settings
+) -> None:
+    other = await member(client, outbox, db)
+    await in_transaction(db, lambda s: access.open_window(s, 100, utcnow()))
+    people: dict[str, Person | None] = {
+        "anonymous": None,
+        "waitlisted": await waitlister(client, outbox),
+        "member": await member(client, outbox, db),
+        "staff": await staff_member(client, outbox, db, settings),
+    }
+    actor = people[role]
+    failures = []
+    for case in CASES:
+        headers = actor.headers if actor else {}
+        path = case.path.replace("{other_member}", other.id)
+        if "{own_invite}" in path:
+            owner = actor if role in ("member", "staff") else other
+            made = await client.post("/api/v1/invites", json={"phone": new_phone()}, headers=owner.headers)
+            assert made.status_code == 201, made.text
+            path = path.replace("{own_invite}", made.json()["id"])
+        body = None
+        if case.body is not None:
+            body = {k: (new_phone() if v == "{new_phone}" else v) for k, v in case.body.items()}
+        if case.path == "/api/v1/auth/logout" and actor is not None:
+            continue  # checked last, below: it ends the session the other cases need
+        response = await client.request(case.method, path, json=body, headers=headers)
+        if response.status_code != case.expected[role]:
+            failures.append(f"{case.method} {case.path}: {response.status_code} {response.text[:120]}")
+        if response.status_code >= 400:
+            assert set(response.json()) == {"error"}, response.text
+    if actor is not None:
+        response = await client.post("/api/v1/auth/logout", headers=actor.headers)
+        if response.status_code != 204:
+            failures.append(f"POST /api/v1/auth/logout: {response.status_code}")
+    else:
+        response = await client.post("/api/v1/auth/logout")
+        if response.status_code != 401:
+            failures.append(f"POST /api/v1/auth/logout: {response.status_code}")
+    assert not failures, f"{role}: " + "; ".join(failures)

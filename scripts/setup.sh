@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install what Mi Talk needs on a Debian machine (as root) into ./.venv.
+#   scripts/setup.sh          the service
+#   scripts/setup.sh --test   the service, the test tools, PostgreSQL and Redis
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python_ok() {
+  command -v python3 >/dev/null 2>&1 &&
+    python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+if ! python_ok; then
+  apt_install python3 python3-venv python3-dev gcc
+fi
+python_ok || { echo "setup: Python 3.11 or newer with venv is required" >&2; exit 1; }
+
+if [ $want_test -eq 1 ]; then
+  apt_install iproute2
+  command -v psql >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+extras=""
+[ $want_test -eq 1 ] && extras="[test]"
+stamp=".venv/.installed$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python packages"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".$extras"
+  touch "$stamp"
+fi

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/mitalk serve --host "${MITALK_HOST:-0.0.0.0}" --port "${MITALK_PORT:-8000}" "$@"
+# Listens on MITALK_HOST:MITALK_PORT (default 127.0.0.1:8000); MITALK_HOST=0.0.0.0 serves the LAN.
+exec .venv/bin/mitalk serve "$@"

@@ -42,7 +42,9 @@ fi
 extras=""
 [ $want_test -eq 1 ] && extras="[test]"
 stamp=".venv/.installed$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+fresh() { [ -f "$1" ] && [ "$1" -nt pyproject.toml ]; }
+# An install with the test extras also serves the plain one.
+if ! fresh "$stamp" && ! fresh ".venv/.installed[test]"; then
   echo "setup: installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".$extras"

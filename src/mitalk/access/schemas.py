@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class InviteRequest(BaseModel):
     """The phone number to invite."""
 
-    phone: str = Field(max_length=64, examples=["+44 7700 900123"])
+    phone: str = Field(max_length=64, examples=["+44 7911 123456"])
 
 
 class InviteOut(BaseModel):

@@ -29,6 +29,10 @@ if ! python_ok; then
 fi
 python_ok || { echo "setup: Python 3.11 or newer with venv is required" >&2; exit 1; }
 
+# The media server the service supervises, and setpriv so it dies with the service.
+command -v janus >/dev/null 2>&1 || apt_install janus
+command -v setpriv >/dev/null 2>&1 || apt_install util-linux
+
 if [ $want_test -eq 1 ]; then
   apt_install iproute2
   command -v psql >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql

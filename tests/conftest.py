@@ -124,6 +124,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key",
         redis_url=None,
+        run_workers=False,  # tests drive the workers themselves
     )
 
 

@@ -46,6 +46,8 @@ CASES = [
     Case("GET", "/api/v1/waitlist/me", expect(401, 200, 409, 409)),
     Case("GET", "/api/v1/passes/window", expect(401, 200, 200, 200)),
     Case("POST", "/api/v1/passes/claim", expect(401, 200, 409, 409)),
+    Case("GET", "/api/v1/notifications", expect(401, 200, 200, 200)),
+    Case("POST", "/api/v1/notifications/read", expect(401, 204, 204, 204), {"up_to": 1000}),
 ]
 PUBLIC_OPERATIONS = {("GET", "/healthz")}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from mitalk.core.database import Database, utcnow
 from mitalk.core.errors import install_error_handlers
 from mitalk.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mitalk.core.settings import Settings, get_settings
+from mitalk.network.delivery import run_worker as run_sms_worker
 from mitalk.network.endpoints import router as network_router
 
 API_PREFIX = "/api/v1"
@@ -48,9 +50,15 @@ def create_app(
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app.state.rate_limiter = limiter
         app.state.sms = sms or make_sms_sender(settings)
+        stop_workers = asyncio.Event()
+        workers = []
+        if settings.run_workers:
+            workers.append(asyncio.create_task(run_sms_worker(app.state.db, app.state.sms, stop_workers)))
         try:
             yield
         finally:
+            stop_workers.set()
+            await asyncio.gather(*workers, return_exceptions=True)
             await app.state.db.dispose()
             if redis is not None:
                 await redis.aclose()

@@ -230,16 +230,48 @@ def invites_grant(
 def passes_drop(
     count: Annotated[int, typer.Argument(min=1, max=10_000_000, help="How many to admit.")],
     drop_id: Annotated[str | None, typer.Option("--id", help="Idempotency key: the same id never admits twice.")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="People admitted per transaction.")] = 5000,
 ) -> None:
-    """Admit the next COUNT waitlisters in order; prints how many were admitted."""
-    from mitalk.access import service
+    """Admit the next COUNT waitlisters in order; prints how many were admitted.
 
-    async def work(session: AsyncSession, settings: Settings) -> service.DropResult:
-        return await service.drop_passes(
-            session, settings, count, utcnow(), drop_id, lock_rows=not settings.is_sqlite
-        )
+    Killed midway, running the same command again resumes the drop; it never admits twice.
+    """
+    from mitalk.access.drops import run_drop
+    from mitalk.core.migrate import upgrade
 
-    result = run_in_transaction(work)
+    settings = get_settings()
+    bar: list[Any] = []
+
+    def started(result: Any) -> None:
+        if result.already_ran:
+            return
+        verb = "resuming" if result.resumed else "starting"
+        typer.echo(f"{verb} drop {result.drop_id}: {result.admitted} of {count} admitted so far", err=True)
+        progress = typer.progressbar(length=count, label="admitting", file=sys.stderr)
+        progress.__enter__()
+        progress.update(result.admitted)
+        bar.append(progress)
+
+    def advanced(admitted: int) -> None:
+        if bar:
+            bar[0].update(admitted - bar[0].pos)
+
+    async def main() -> Any:
+        settings.ensure_data_dir()
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade(db)
+            return await run_drop(db, settings, count, drop_id, batch, started, advanced)
+        finally:
+            if bar:
+                bar[0].__exit__(None, None, None)
+            await db.dispose()
+
+    try:
+        result = asyncio.run(main())
+    except AppError as exc:
+        fail(exc.message)
+        return
     if result.already_ran:
         typer.echo(f"drop {result.drop_id} already ran: admitted {result.admitted}; nobody new admitted")
     else:
@@ -278,6 +310,38 @@ def passes_close() -> None:
     if window is None:
         fail("no claim window is open or scheduled")
     typer.echo(f"window {window.id} closed: {window.granted} of {window.total} passes claimed")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit.")] = False,
+) -> None:
+    """Send queued text messages (notices of passes) with retries; `serve` runs this too."""
+    from mitalk.accounts.sms import make_sms_sender
+    from mitalk.core.logging import configure_logging
+    from mitalk.core.migrate import upgrade
+    from mitalk.network.delivery import drain, run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def main() -> int:
+        settings.ensure_data_dir()
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade(db)
+            sms = make_sms_sender(settings)
+            if once:
+                return await drain(db, sms)
+            stop = asyncio.Event()
+            await run_worker(db, sms, stop)
+            return 0
+        finally:
+            await db.dispose()
+
+    sent = asyncio.run(main())
+    if once:
+        typer.echo(f"sent {sent} message{'s' if sent != 1 else ''}")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from factories import (
     waitlister,
 )
 from mitalk.access import service as access
+from mitalk.access.drops import run_drop
 from mitalk.core.database import Database
 from mitalk.core.settings import Settings
 
@@ -29,9 +30,7 @@ async def me(client: AsyncClient, person) -> dict:  # type: ignore[no-untyped-de
 
 
 async def drop(db: Database, settings: Settings, count: int, drop_id: str | None = None) -> access.DropResult:
-    return await in_transaction(
-        db, lambda s: access.drop_passes(s, settings, count, access_now(), drop_id, lock_rows=not settings.is_sqlite)
-    )
+    return await run_drop(db, settings, count, drop_id, batch_size=2)
 
 
 def access_now():  # type: ignore[no-untyped-def]

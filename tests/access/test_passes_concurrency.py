@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from factories import bulk_waitlisters, in_transaction
 from mitalk.access import service as access
+from mitalk.access.drops import run_drop
 from mitalk.access.models import PassGrant, PassWindow
 from mitalk.accounts.models import User
 from mitalk.core.database import Database, utcnow
@@ -68,9 +69,7 @@ async def test_concurrent_drops_admit_distinct_people(
     people = await bulk_waitlisters(db, settings, 30)
 
     async def one_drop(n: int) -> int:
-        result = await in_transaction(
-            db, lambda s: access.drop_passes(s, settings, n, utcnow(), lock_rows=not settings.is_sqlite)
-        )
+        result = await run_drop(db, settings, n, f"concurrent-{n}", batch_size=2)
         return result.admitted
 
     admitted = await asyncio.gather(*(one_drop(n) for n in (5, 7, 3, 6)))
@@ -91,9 +90,7 @@ async def test_same_drop_id_run_concurrently_admits_once(db: Database, settings:
 
     async def one_drop() -> access.DropResult | str:
         try:
-            return await in_transaction(
-                db, lambda s: access.drop_passes(s, settings, 4, utcnow(), "same-id", lock_rows=not settings.is_sqlite)
-            )
+            return await run_drop(db, settings, 4, "same-id", batch_size=1)
         except Exception as exc:  # the loser of a simultaneous insert of the same id
             return type(exc).__name__
 

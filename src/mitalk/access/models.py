@@ -57,7 +57,12 @@ class Invite(Base):
 
 
 class WaitlistEntry(Base):
-    """A place in the waitlist; ``seq`` orders it by verification time and never changes."""
+    """A place in the waitlist; ``seq`` orders it by verification time and never changes.
+
+    ``seq`` is dense (1, 2, 3, … handed out by ``WaitlistCounters.joined``), so a position is
+    ``seq - head - (admitted out of order between the head and me)``: two index look-ups, never
+    a count over the whole line.
+    """
 
     __tablename__ = "waitlist"
     __table_args__ = (
@@ -65,9 +70,14 @@ class WaitlistEntry(Base):
             "ix_waitlist_waiting_seq", "seq",
             sqlite_where=text("admitted_at IS NULL"), postgresql_where=text("admitted_at IS NULL"),
         ),
+        Index(
+            "ix_waitlist_admitted_seq", "seq",
+            sqlite_where=text("admitted_at IS NOT NULL"),
+            postgresql_where=text("admitted_at IS NOT NULL"),
+        ),
     )
 
-    seq: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=False)
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
@@ -77,15 +87,31 @@ class WaitlistEntry(Base):
     admitted_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class WaitlistCounters(Base):
+    """The line's running totals: kept in step with every join and admission, read in O(1)."""
+
+    __tablename__ = "waitlist_counters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    joined: Mapped[int] = mapped_column(BigInteger, default=0)
+    admitted: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class PassDrop(Base):
-    """An operator's drop of N passes to the head of the waitlist; its id makes it idempotent."""
+    """An operator's drop of N passes to the head of the waitlist; its id makes it idempotent.
+
+    A drop runs in batches, each committed with its admissions and ``admitted`` count, so a drop
+    killed midway is resumed (never repeated) by running it again.
+    """
 
     __tablename__ = "pass_drops"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     requested: Mapped[int] = mapped_column(Integer)
     admitted: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class PassWindow(Base):

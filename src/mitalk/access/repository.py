@@ -15,6 +15,7 @@ from mitalk.access.models import (
     PassGrant,
     PassWindow,
     StaffPhone,
+    WaitlistCounters,
     WaitlistEntry,
 )
 from mitalk.accounts.models import User
@@ -137,11 +138,29 @@ async def waitlist_entry(session: AsyncSession, user_id: str) -> WaitlistEntry |
     return await session.scalar(select(WaitlistEntry).where(WaitlistEntry.user_id == user_id))
 
 
+async def bump_counters(session: AsyncSession, joined: int = 0, admitted: int = 0) -> tuple[int, int]:
+    """Add to the line's totals atomically; returns (joined, admitted) after the change."""
+    stmt = (
+        update(WaitlistCounters)
+        .where(WaitlistCounters.id == 1)
+        .values(joined=WaitlistCounters.joined + joined, admitted=WaitlistCounters.admitted + admitted)
+        .returning(WaitlistCounters.joined, WaitlistCounters.admitted)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        # The row is made by the migration; recreate it if someone emptied the table.
+        session.add(WaitlistCounters(id=1, joined=0, admitted=0))
+        await session.flush()
+        row = (await session.execute(stmt)).one()
+    return int(row[0]), int(row[1])
+
+
 async def join_waitlist(session: AsyncSession, user_id: str, now: dt.datetime) -> WaitlistEntry:
-    """Give a person the next place in line (once)."""
+    """Give a person the next place in line (once); places are numbered 1, 2, 3, … without gaps."""
     entry = await waitlist_entry(session, user_id)
     if entry is None:
-        entry = WaitlistEntry(user_id=user_id, joined_at=now)
+        joined, _ = await bump_counters(session, joined=1)
+        entry = WaitlistEntry(seq=joined, user_id=user_id, joined_at=now)
         session.add(entry)
         await session.flush()
     return entry
@@ -154,29 +173,41 @@ async def leave_waitlist(session: AsyncSession, user_id: str, admitted_by: str, 
         .where(WaitlistEntry.user_id == user_id, WaitlistEntry.admitted_at.is_(None))
         .values(admitted_at=now, admitted_by=admitted_by)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await bump_counters(session, admitted=1)
+    return True
 
 
 async def waiting_ahead_of(session: AsyncSession, seq: int) -> int:
-    """How many people wait ahead of the entry with this sequence number."""
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(WaitlistEntry)
-            .where(WaitlistEntry.admitted_at.is_(None), WaitlistEntry.seq < seq)
-        )
-        or 0
+    """How many people wait ahead of the entry with this sequence number.
+
+    Everyone between the head of the line and ``seq`` waits, except those let in out of order
+    (claims, invites): both are index look-ups, so this stays cheap with millions in line.
+    """
+    head = await session.scalar(
+        select(func.min(WaitlistEntry.seq)).where(WaitlistEntry.admitted_at.is_(None))
     )
+    if head is None or head >= seq:
+        return 0
+    skipped = await session.scalar(
+        select(func.count())
+        .select_from(WaitlistEntry)
+        .where(
+            WaitlistEntry.admitted_at.is_not(None),
+            WaitlistEntry.seq > head,
+            WaitlistEntry.seq < seq,
+        )
+    )
+    return int(seq - head - (skipped or 0))
 
 
 async def waiting_total(session: AsyncSession) -> int:
-    """How many people wait."""
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(WaitlistEntry).where(WaitlistEntry.admitted_at.is_(None))
-        )
-        or 0
-    )
+    """How many people wait (from the running totals)."""
+    row = (
+        await session.execute(select(WaitlistCounters.joined, WaitlistCounters.admitted).where(WaitlistCounters.id == 1))
+    ).one_or_none()
+    return 0 if row is None else int(row[0] - row[1])
 
 
 async def head_of_waitlist(
@@ -196,14 +227,19 @@ async def head_of_waitlist(
 
 async def admit_entries(
     session: AsyncSession, seqs: Sequence[int], admitted_by: str, now: dt.datetime
-) -> None:
-    """Mark waitlist entries admitted."""
+) -> int:
+    """Mark waiting entries admitted and count them in the totals; returns how many changed."""
+    changed = 0
     for start in range(0, len(seqs), 1000):
-        await session.execute(
+        result = await session.execute(
             update(WaitlistEntry)
             .where(WaitlistEntry.seq.in_(seqs[start : start + 1000]), WaitlistEntry.admitted_at.is_(None))
             .values(admitted_at=now, admitted_by=admitted_by)
         )
+        changed += int(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        await bump_counters(session, admitted=changed)
+    return changed
 
 
 async def drop_by_id(session: AsyncSession, drop_id: str) -> PassDrop | None:
@@ -211,12 +247,22 @@ async def drop_by_id(session: AsyncSession, drop_id: str) -> PassDrop | None:
     return await session.get(PassDrop, drop_id)
 
 
-async def add_drop(session: AsyncSession, drop_id: str, requested: int, admitted: int, now: dt.datetime) -> PassDrop:
-    """Record a drop and how many it admitted."""
-    drop = PassDrop(id=drop_id, requested=requested, admitted=admitted, created_at=now)
+async def add_drop(session: AsyncSession, drop_id: str, requested: int, now: dt.datetime) -> PassDrop:
+    """Record a drop that is starting."""
+    drop = PassDrop(id=drop_id, requested=requested, admitted=0, status="running", created_at=now)
     session.add(drop)
     await session.flush()
     return drop
+
+
+async def lock_drop(session: AsyncSession, drop_id: str) -> PassDrop | None:
+    """A drop, locked for this transaction (two runs of the same drop take turns)."""
+    return await session.scalar(select(PassDrop).where(PassDrop.id == drop_id).with_for_update())
+
+
+async def running_drops(session: AsyncSession) -> Sequence[PassDrop]:
+    """Drops that started and did not finish (interrupted, or running elsewhere now)."""
+    return (await session.scalars(select(PassDrop).where(PassDrop.status == "running").order_by(PassDrop.created_at))).all()
 
 
 async def add_window(

@@ -53,6 +53,10 @@ class DropAlreadyRan(Conflict):
     code, message = "drop_already_ran", "A drop with this id already ran."
 
 
+class DropInterrupted(Conflict):
+    code, message = "drop_interrupted", "An earlier drop was interrupted; finish it first."
+
+
 class WindowAlreadyOpen(Conflict):
     code, message = "window_already_open", "Another claim window is open or scheduled."
 
@@ -67,11 +71,12 @@ class WaitlistPosition:
 
 @dataclass(frozen=True)
 class DropResult:
-    """What a drop did: its id, how many it admitted, and whether it had already run."""
+    """What a drop did: its id, how many it admitted, whether it had already run or resumed."""
 
     drop_id: str
     admitted: int
     already_ran: bool
+    resumed: bool = False
 
 
 async def current_phase(session: AsyncSession) -> Phase:
@@ -224,32 +229,74 @@ async def staff_phones(session: AsyncSession) -> list[str]:
 # --- passes ----------------------------------------------------------------------------------
 
 
-async def drop_passes(
-    session: AsyncSession,
-    settings: Settings,
-    count: int,
-    now: dt.datetime,
-    drop_id: str | None = None,
-    lock_rows: bool = False,
-) -> DropResult:
-    """Admit the next ``count`` waitlisters in order, exactly once per drop id.
+PASS_NOTICE = "You're in! Your Mi Talk pass is ready: open Mi Talk and join a room."
 
-    The drop record and the admissions commit together, so a drop either happened whole or
-    not at all, and running the same id again admits nobody new.
+
+async def notify_admitted(session: AsyncSession, user_ids: list[str], now: dt.datetime) -> None:
+    """An in-app notice and a text message for each person a pass let in (once per person)."""
+    from mitalk.network import repository as network_repo
+
+    await network_repo.add_notices(session, user_ids, "pass_granted", "pass", PASS_NOTICE, now, sms=True)
+
+
+async def begin_drop(
+    session: AsyncSession, count: int, now: dt.datetime, drop_id: str | None = None
+) -> DropResult:
+    """Record a drop of ``count`` (or find the one to resume); no one is admitted yet.
+
+    Without an id, an interrupted drop of the same size is resumed rather than started anew, so
+    running the same command again after a crash never admits twice.
     """
     if count < 1:
         raise AppError("A drop admits at least one person.", code="invalid_count")
+    if drop_id is not None:
+        found = await repo.drop_by_id(session, drop_id)
+    else:
+        running = list(await repo.running_drops(session))
+        found = running[0] if running else None
+        if found is not None and found.requested != count:
+            raise DropInterrupted(
+                f"Drop {found.id} was interrupted at {found.admitted} of {found.requested}. "
+                f"Finish it with: mitalk admin passes drop {found.requested} --id {found.id}"
+            )
+    if found is not None:
+        if found.requested != count:
+            raise DropAlreadyRan(
+                f"Drop {found.id} was for {found.requested} passes, not {count}; use another id."
+            )
+        return DropResult(found.id, found.admitted, already_ran=found.status == "done", resumed=True)
     drop_id = drop_id or f"drop-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    previous = await repo.drop_by_id(session, drop_id)
-    if previous is not None:
-        return DropResult(drop_id, previous.admitted, already_ran=True)
-    head = await repo.head_of_waitlist(session, count, lock=lock_rows)
-    seqs = [seq for seq, _ in head]
+    await repo.add_drop(session, drop_id, count, now)
+    return DropResult(drop_id, 0, already_ran=False, resumed=False)
+
+
+async def drop_batch(
+    session: AsyncSession, settings: Settings, drop_id: str, batch_size: int, now: dt.datetime,
+    lock_rows: bool,
+) -> tuple[int, bool]:
+    """Admit the next batch of a drop; returns (admitted so far, finished).
+
+    The batch's admissions, notices and the drop's count commit together, so after a crash the
+    drop resumes exactly where its last committed batch ended.
+    """
+    drop = await repo.lock_drop(session, drop_id)
+    if drop is None:
+        raise NotFound(f"No drop {drop_id}.")
+    if drop.status == "done":
+        return drop.admitted, True
+    wanted = min(batch_size, drop.requested - drop.admitted)
+    head = await repo.head_of_waitlist(session, wanted, lock=lock_rows) if wanted > 0 else []
     user_ids = [uid for _, uid in head]
-    await repo.admit_entries(session, seqs, f"drop:{drop_id}", now)
-    admitted = await repo.activate_users(session, user_ids, "drop", settings.default_invites, now)
-    await repo.add_drop(session, drop_id, count, admitted, now)
-    return DropResult(drop_id, admitted, already_ran=False)
+    if head:
+        await repo.admit_entries(session, [seq for seq, _ in head], f"drop:{drop_id}", now)
+        await repo.activate_users(session, user_ids, "drop", settings.default_invites, now)
+        await notify_admitted(session, user_ids, now)
+    drop.admitted += len(head)
+    finished = drop.admitted >= drop.requested or len(head) < wanted
+    if finished:
+        drop.status, drop.finished_at = "done", now
+    await session.flush()
+    return drop.admitted, finished
 
 
 def window_state(window: PassWindow, now: dt.datetime) -> Literal["scheduled", "open", "sold_out", "closed"]:
@@ -343,5 +390,6 @@ async def claim_pass(
         raise AlreadyMember("You were let in meanwhile: no pass needed.")
     user.status, user.admitted_via, user.activated_at = "active", "window", now
     user.invites_left = settings.default_invites
+    await notify_admitted(session, [user.id], now)
     await session.flush()
     return "granted"

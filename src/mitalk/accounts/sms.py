@@ -24,8 +24,12 @@ class SmsError(Exception):
 class SmsSender(Protocol):
     """Sends one text message to an E.164 number."""
 
-    async def send(self, to: str, body: str) -> None:
-        """Hand the message over for delivery, or raise ``SmsError``."""
+    async def send(self, to: str, body: str, key: str | None = None) -> None:
+        """Hand the message over for delivery, or raise ``SmsError``.
+
+        ``key`` names the message for de-duplication: a sender that can (the console sender)
+        never sends two messages with the same key, even across restarts.
+        """
         ...
 
 
@@ -35,13 +39,36 @@ class ConsoleSmsSender:
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
         self._lock = asyncio.Lock()
+        self._keys: set[str] | None = None
 
-    async def send(self, to: str, body: str) -> None:
-        line = json.dumps({"to": to, "body": body, "sent_at": utcnow().isoformat()})
+    def _sent_keys(self) -> set[str]:
+        # Read once: which keyed messages are already in the outbox (a torn last line is skipped).
+        if self._keys is None:
+            self._keys = set()
+            if self.outbox.exists():
+                for line in self.outbox.read_text(encoding="utf-8").splitlines():
+                    try:
+                        key = json.loads(line).get("key")
+                    except ValueError:
+                        continue
+                    if key:
+                        self._keys.add(key)
+        return self._keys
+
+    async def send(self, to: str, body: str, key: str | None = None) -> None:
+        message: dict[str, str] = {"to": to, "body": body, "sent_at": utcnow().isoformat()}
         async with self._lock:
+            if key is not None:
+                if key in self._sent_keys():
+                    log.info("sms_console_duplicate_skipped", to=to, key=key)
+                    return
+                message["key"] = key
             self.outbox.parent.mkdir(parents=True, exist_ok=True)
             with self.outbox.open("a", encoding="utf-8") as f:
-                f.write(line + "\n")
+                f.write(json.dumps(message) + "\n")
+                f.flush()
+            if key is not None:
+                self._sent_keys().add(key)
         log.info("sms_console", to=to, body=body)
 
 
@@ -70,7 +97,9 @@ class TwilioSmsSender:
             headers={"Authorization": f"Basic {credentials}"},
         )
 
-    async def send(self, to: str, body: str) -> None:
+    async def send(self, to: str, body: str, key: str | None = None) -> None:
+        # Twilio has no idempotency key: a crash between its acceptance and our record of it
+        # can repeat that one message (the worker's lease keeps the window to one request).
         try:
             response = await self.client.send(self.build_request(to, body))
         except httpx.HTTPError as exc:

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # Access.
     default_invites: int = 5
 
+    # Background work in the serving process (the text-message worker); off runs API only.
+    run_workers: bool = True
+
+    # Rooms and their real-time stream.
+    room_max_participants: int = 5000
+    room_max_on_stage: int = 50  # moderators and speakers together
+    room_max_live_per_host: int = 3
+    room_event_buffer: int = 500  # events kept per room for clients that reconnect
+    realtime_gap_timeout_seconds: float = 2.0  # wait this long for a missing event, then resync
+
     # Media (Janus). The managed Janus offers media on this interface; default: the interface
     # of the default route, else the first non-loopback interface that is up.
     media_interface: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
@@ -61,3 +62,28 @@ class PublicUser(BaseModel):
 
     id: str
     profile: ProfileOut
+
+
+class NotificationOut(BaseModel):
+    """One notice."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    body: str
+    created_at: dt.datetime
+    read: bool
+
+
+class NotificationListOut(BaseModel):
+    """Your newest notices and how many are unread."""
+
+    unread: int
+    notifications: list[NotificationOut]
+
+
+class MarkReadRequest(BaseModel):
+    """Mark every notice up to and including this id read."""
+
+    up_to: int = Field(ge=0, le=2**63 - 1)

@@ -8,7 +8,15 @@ from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import User
 from mitalk.core.errors import NotFound
 from mitalk.network import repository as repo
-from mitalk.network.schemas import ProfileOut, ProfileUpdate, PublicUser
+import datetime as dt
+
+from mitalk.network.schemas import (
+    NotificationListOut,
+    NotificationOut,
+    ProfileOut,
+    ProfileUpdate,
+    PublicUser,
+)
 
 
 async def profile_of(session: AsyncSession, user: User) -> ProfileOut:
@@ -37,3 +45,20 @@ async def public_user(session: AsyncSession, user_id: str) -> PublicUser:
     if user is None or user.status != "active":
         raise NotFound("No such person.")
     return PublicUser(id=user.id, profile=await profile_of(session, user))
+
+
+async def notifications_of(session: AsyncSession, user: User, limit: int = 50) -> NotificationListOut:
+    """A person's newest notices, newest first, with the unread count."""
+    notices = await repo.notices_of(session, user.id, limit)
+    return NotificationListOut(
+        unread=await repo.unread_count(session, user.id),
+        notifications=[
+            NotificationOut(id=n.id, kind=n.kind, body=n.body, created_at=n.created_at, read=n.read_at is not None)
+            for n in notices
+        ],
+    )
+
+
+async def mark_read(session: AsyncSession, user: User, up_to: int, now: dt.datetime) -> None:
+    """Mark a person's notices up to ``up_to`` read."""
+    await repo.mark_read(session, user.id, up_to, now)

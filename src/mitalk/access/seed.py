@@ -1,0 +1,56 @@
+"""Fill the waitlist with synthetic accounts in bulk: for benchmarks and staging, never production.
+
+Rows go straight in (COPY on PostgreSQL, executemany on SQLite) with dense places continuing the
+line, and the line's totals are kept in step, so everything else sees an ordinary waitlist.
+"""
+
+from __future__ import annotations
+
+
+from sqlalchemy import text
+
+from mitalk.core.database import Database, utcnow
+
+SEED_PHONE_PREFIX = "+4915"  # +4915 and 9 digits: valid-looking German mobile numbers
+
+
+def seed_phone(n: int) -> str:
+    """The phone number of synthetic account ``n``."""
+    return f"{SEED_PHONE_PREFIX}{n:09d}"
+
+
+async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple[int, int]:
+    """Append ``count`` waitlisted accounts to the line; returns their (first, last) place."""
+    async with db.engine.begin() as conn:
+        row = (await conn.execute(text("SELECT joined FROM waitlist_counters WHERE id = 1"))).first()
+        if row is None:
+            await conn.execute(text("INSERT INTO waitlist_counters (id, joined, admitted) VALUES (1, 0, 0)"))
+            start = 1
+        else:
+            start = int(row[0]) + 1
+        now = utcnow().replace(tzinfo=None)  # stored as naive UTC, like UTCDateTime
+        for offset in range(0, count, chunk):
+            places = range(start + offset, start + min(count, offset + chunk))
+            users = [(f"seed{p:020d}", seed_phone(p), "waitlisted", 0, now) for p in places]
+            entries = [(p, f"seed{p:020d}", now) for p in places]
+            if db.is_sqlite:
+                await conn.exec_driver_sql(
+                    "INSERT INTO users (id, phone, status, invites_left, created_at) VALUES (?, ?, ?, ?, ?)",
+                    users,
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO waitlist (seq, user_id, joined_at) VALUES (?, ?, ?)", entries
+                )
+            else:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                await raw.copy_records_to_table(
+                    "users", records=users, columns=["id", "phone", "status", "invites_left", "created_at"]
+                )
+                await raw.copy_records_to_table("waitlist", records=entries, columns=["seq", "user_id", "joined_at"])
+        await conn.execute(
+            text("UPDATE waitlist_counters SET joined = joined + :n WHERE id = 1"), {"n": count}
+        )
+    return start, start + count - 1
+
+

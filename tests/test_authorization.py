@@ -43,6 +43,26 @@ CASES = [
     Case("POST", "/api/v1/invites", expect(401, 403, 201, 201), {"phone": "{new_phone}"}),
     Case("GET", "/api/v1/invites", expect(401, 403, 200, 200)),
     Case("DELETE", "/api/v1/invites/{own_invite}", expect(401, 403, 204, 204)),
+    # rooms: {room_id} is an open room `other` hosts; the actor joins it and is a listener there
+    # (before passes/claim, which lets the waitlisted actor in)
+    Case("POST", "/api/v1/rooms", expect(401, 403, 201, 201), {"title": "Office hours"}),
+    Case("GET", "/api/v1/rooms", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/rooms/{room_id}", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/rooms/{room_id}/events", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/rooms/{room_id}/join", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/rooms/{room_id}/hand", expect(401, 403, 200, 200)),
+    Case("DELETE", "/api/v1/rooms/{room_id}/hand", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/rooms/{room_id}/speakers", expect(401, 403, 403, 403), {"user_id": "someone"}),
+    Case("DELETE", "/api/v1/rooms/{room_id}/speakers/{other_member}", expect(401, 403, 403, 403)),
+    Case("POST", "/api/v1/rooms/{room_id}/moderators", expect(401, 403, 403, 403), {"user_id": "someone"}),
+    Case("POST", "/api/v1/rooms/{room_id}/mute", expect(401, 403, 403, 403), {"user_id": "someone"}),
+    Case("POST", "/api/v1/rooms/{room_id}/unmute", expect(401, 403, 403, 403)),
+    Case("POST", "/api/v1/rooms/{room_id}/remove", expect(401, 403, 403, 403), {"user_id": "someone"}),
+    Case("POST", "/api/v1/rooms/{room_id}/invites", expect(401, 403, 403, 403), {"user_id": "someone"}),
+    Case("GET", "/api/v1/rooms/{room_id}/moderation", expect(401, 403, 403, 403)),
+    Case("POST", "/api/v1/rooms/{room_id}/end", expect(401, 403, 403, 403)),
+    Case("POST", "/api/v1/rooms/{room_id}/leave", expect(401, 403, 204, 204)),
+    Case("GET", "/api/v1/realtime/schemas", expect(200, 200, 200, 200)),
     Case("GET", "/api/v1/waitlist/me", expect(401, 200, 409, 409)),
     Case("GET", "/api/v1/passes/window", expect(401, 200, 200, 200)),
     Case("POST", "/api/v1/passes/claim", expect(401, 200, 409, 409)),
@@ -67,6 +87,8 @@ async def test_who_may_do_what(
     role: str, client: AsyncClient, outbox: Path, db: Database, settings: Settings
 ) -> None:
     other = await member(client, outbox, db)
+    room = await client.post("/api/v1/rooms", json={"title": "Open room"}, headers=other.headers)
+    assert room.status_code == 201, room.text
     await in_transaction(db, lambda s: access.open_window(s, 100, utcnow()))
     people: dict[str, Person | None] = {
         "anonymous": None,
@@ -78,7 +100,7 @@ async def test_who_may_do_what(
     failures = []
     for case in CASES:
         headers = actor.headers if actor else {}
-        path = case.path.replace("{other_member}", other.id)
+        path = case.path.replace("{other_member}", other.id).replace("{room_id}", room.json()["id"])
         if "{own_invite}" in path:
             owner = actor if role in ("member", "staff") else other
             made = await client.post("/api/v1/invites", json={"phone": new_phone()}, headers=owner.headers)

@@ -25,6 +25,9 @@ from mitalk.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimit
 from mitalk.core.settings import Settings, get_settings
 from mitalk.network.delivery import run_worker as run_sms_worker
 from mitalk.network.endpoints import router as network_router
+from mitalk.realtime.dependencies import make_bus
+from mitalk.realtime.gateway import router as realtime_router
+from mitalk.rooms.endpoints import router as rooms_router
 
 API_PREFIX = "/api/v1"
 
@@ -50,6 +53,8 @@ def create_app(
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app.state.rate_limiter = limiter
         app.state.sms = sms or make_sms_sender(settings)
+        app.state.bus = make_bus(settings, redis)
+        await app.state.bus.start()
         stop_workers = asyncio.Event()
         workers = []
         if settings.run_workers:
@@ -59,6 +64,7 @@ def create_app(
         finally:
             stop_workers.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            await app.state.bus.close()
             await app.state.db.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -77,6 +83,8 @@ def create_app(
     app.state.clock = clock
     install_error_handlers(app)
     for router in (accounts_router, access_router, network_router):
+        app.include_router(router, prefix=API_PREFIX)
+    for router in (rooms_router, realtime_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.middleware("http")

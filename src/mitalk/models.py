@@ -4,5 +4,6 @@ from mitalk.access import models as access_models
 from mitalk.accounts import models as accounts_models
 from mitalk.core.database import Base
 from mitalk.network import models as network_models
+from mitalk.rooms import models as rooms_models
 
-__all__ = ["Base", "access_models", "accounts_models", "network_models"]
+__all__ = ["Base", "access_models", "accounts_models", "network_models", "rooms_models"]

@@ -1,0 +1,1 @@
+"""Real-time state: the event bus (memory | redis), sequences, and the WebSocket gateway."""

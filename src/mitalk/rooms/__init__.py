@@ -1,0 +1,1 @@
+"""Rooms: rooms, roles, hands, hallway and moderation."""

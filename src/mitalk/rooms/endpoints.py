@@ -1,0 +1,289 @@
+"""HTTP routes of rooms: create, hallway, join and leave, hands, stage, mutes, removal, end."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
+
+from mitalk.accounts.dependencies import CurrentMember
+from mitalk.core.deps import AppSettings, DbSession, Now
+from mitalk.core.errors import NotActive, NotAuthenticated, error_responses
+from mitalk.realtime.dependencies import Bus
+from mitalk.rooms import service
+from mitalk.rooms.events import RoomEvent
+from mitalk.rooms.schemas import (
+    HallwayOut,
+    ModerationEntryOut,
+    ModerationLogOut,
+    ParticipantOut,
+    RoomCreate,
+    RoomInviteOut,
+    RoomOut,
+    UserRef,
+)
+
+router = APIRouter(prefix="/rooms", tags=["rooms"])
+
+# Every action on a live room can meet these.
+_ROOM = (NotAuthenticated, NotActive, service.RoomNotFound, service.RoomEnded)
+_IN_ROOM = (*_ROOM, service.NotInRoom, service.RemovedFromRoom)
+_MODERATED = (*_IN_ROOM, service.NotAModerator, service.TargetNotInRoom)
+
+
+class EventPage(BaseModel):
+    """A room's events after a sequence number, and the room's sequence number now."""
+
+    seq: int
+    events: list[RoomEvent]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoomOut,
+    responses=error_responses(NotAuthenticated, NotActive, service.TooManyLiveRooms),
+)
+async def create_room(
+    body: RoomCreate,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    settings: AppSettings,
+    now: Now,
+) -> RoomOut:
+    """Open a room; you are its moderator, on stage."""
+    return await service.create_room(session, bus, settings, member, body, now)
+
+
+@router.get("", response_model=HallwayOut, responses=error_responses(NotAuthenticated, NotActive))
+async def hallway(member: CurrentMember, session: DbSession) -> HallwayOut:
+    """The hallway: live rooms you may enter, fullest first, with listener and speaker counts."""
+    return HallwayOut(rooms=await service.hallway(session, member))
+
+
+@router.get(
+    "/{room_id}",
+    response_model=RoomOut,
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        service.RoomNotFound,
+        service.NotInvited,
+        service.RemovedFromRoom,
+    ),
+)
+async def get_room(room_id: str, member: CurrentMember, session: DbSession) -> RoomOut:
+    """A room with the people in it and its event sequence number."""
+    return await service.get_room(session, room_id, member)
+
+
+@router.get(
+    "/{room_id}/events",
+    response_model=EventPage,
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        service.RoomNotFound,
+        service.NotInvited,
+        service.RemovedFromRoom,
+        service.ResyncRequired,
+    ),
+)
+async def room_events(
+    room_id: str,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    after: Annotated[int, Query(ge=0, description="The last sequence number you applied.")] = 0,
+) -> EventPage:
+    """The events after ``after`` (the WebSocket's resume, over HTTP), or ``resync_required``."""
+    seq, events = await service.events_after(session, bus, room_id, member, after)
+    return EventPage.model_validate({"seq": seq, "events": [e.model_dump() for e in events]})
+
+
+@router.post(
+    "/{room_id}/join",
+    response_model=RoomOut,
+    responses=error_responses(
+        *_ROOM, service.NotInvited, service.RemovedFromRoom, service.RoomFull
+    ),
+)
+async def join_room(
+    room_id: str,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    settings: AppSettings,
+    now: Now,
+) -> RoomOut:
+    """Enter as a listener (or with the role you held); joining twice changes nothing."""
+    return await service.join(session, bus, settings, room_id, member, now)
+
+
+@router.post(
+    "/{room_id}/leave",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*_IN_ROOM),
+)
+async def leave_room(
+    room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
+    """Leave; if you were the last moderator, the longest-standing speaker takes over (or it ends)."""
+    await service.leave(session, bus, room_id, member, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{room_id}/hand",
+    response_model=ParticipantOut,
+    responses=error_responses(*_IN_ROOM, service.AlreadyOnStage),
+)
+async def raise_hand(
+    room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Raise your hand to ask to speak (listeners)."""
+    return await service.set_hand(session, bus, room_id, member, True, now)
+
+
+@router.delete(
+    "/{room_id}/hand", response_model=ParticipantOut, responses=error_responses(*_IN_ROOM)
+)
+async def lower_hand(
+    room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Lower your hand."""
+    return await service.set_hand(session, bus, room_id, member, False, now)
+
+
+@router.post(
+    "/{room_id}/speakers",
+    response_model=ParticipantOut,
+    responses=error_responses(*_MODERATED, service.StageFull),
+)
+async def bring_on_stage(
+    room_id: str,
+    body: UserRef,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    settings: AppSettings,
+    now: Now,
+) -> ParticipantOut:
+    """Bring someone in the room on stage (moderators); they start muted."""
+    return await service.bring_on_stage(session, bus, settings, room_id, member, body.user_id, now)
+
+
+@router.delete(
+    "/{room_id}/speakers/{user_id}",
+    response_model=ParticipantOut,
+    responses=error_responses(*_MODERATED, service.TargetIsModerator, service.LastModerator),
+)
+async def move_off_stage(
+    room_id: str, user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Move a speaker back to the audience (moderators), or step down yourself."""
+    return await service.move_off_stage(session, bus, room_id, member, user_id, now)
+
+
+@router.post(
+    "/{room_id}/moderators",
+    response_model=ParticipantOut,
+    responses=error_responses(*_MODERATED, service.NotOnStage),
+)
+async def make_moderator(
+    room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Make a speaker a moderator (moderators)."""
+    return await service.make_moderator(session, bus, room_id, member, body.user_id, now)
+
+
+@router.post(
+    "/{room_id}/mute",
+    response_model=ParticipantOut,
+    responses=error_responses(*_MODERATED, service.NotOnStage),
+)
+async def mute(
+    room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Mute someone on stage (moderators), or yourself."""
+    return await service.mute(session, bus, room_id, member, body.user_id, now)
+
+
+@router.post(
+    "/{room_id}/unmute",
+    response_model=ParticipantOut,
+    responses=error_responses(*_IN_ROOM, service.ListenersCannotUnmute),
+)
+async def unmute_self(
+    room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ParticipantOut:
+    """Unmute yourself (speakers and moderators, even after a moderator muted you)."""
+    return await service.unmute_self(session, bus, room_id, member, now)
+
+
+@router.post(
+    "/{room_id}/remove",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*_MODERATED, service.CannotRemoveSelf, service.CannotRemoveModerator),
+)
+async def remove(
+    room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
+    """Remove someone from the room (moderators); they cannot come back."""
+    await service.remove(session, bus, room_id, member, body.user_id, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{room_id}/end",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*_IN_ROOM, service.NotAModerator),
+)
+async def end_room(
+    room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
+    """End the room for everyone (moderators)."""
+    await service.end(session, bus, room_id, member, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{room_id}/invites",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoomInviteOut,
+    responses=error_responses(*_IN_ROOM, service.NotAModerator, service.UserNotFound),
+)
+async def invite(
+    room_id: str, body: UserRef, member: CurrentMember, session: DbSession, now: Now
+) -> RoomInviteOut:
+    """Invite a member into the room (moderators): how social and closed rooms are entered."""
+    created = await service.invite(session, room_id, member, body.user_id, now)
+    return RoomInviteOut(
+        room_id=created.room_id,
+        user_id=created.user_id,
+        invited_by=created.invited_by,
+        created_at=created.created_at,
+    )
+
+
+@router.get(
+    "/{room_id}/moderation",
+    response_model=ModerationLogOut,
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        service.RoomNotFound,
+        service.NotInvited,
+        service.RemovedFromRoom,
+        service.NotInRoom,
+        service.NotAModerator,
+    ),
+)
+async def moderation_log(
+    room_id: str, member: CurrentMember, session: DbSession
+) -> ModerationLogOut:
+    """The room's moderation log, oldest first (moderators)."""
+    entries = await service.moderation_log(session, room_id, member)
+    return ModerationLogOut(entries=[ModerationEntryOut.model_validate(e) for e in entries])

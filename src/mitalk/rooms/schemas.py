@@ -1,0 +1,104 @@
+"""API models of rooms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Visibility = Literal["open", "social", "closed"]
+Role = Literal["moderator", "speaker", "listener"]
+RoomStatus = Literal["live", "ended"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+MAX_TOPICS = 5
+
+
+class RoomCreate(BaseModel):
+    """A new room: a title, up to 5 topic tags, and who may enter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    topics: Annotated[list[Topic], Field(max_length=MAX_TOPICS)] = []
+    visibility: Visibility = "open"
+
+
+class UserRef(BaseModel):
+    """The person an action is about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=64)
+
+
+class ParticipantOut(BaseModel):
+    """Someone in the room now; ``muted`` is always true for listeners (they cannot be heard)."""
+
+    user_id: str
+    name: str
+    role: Role
+    hand_raised: bool
+    muted: bool
+
+
+class RoomInfo(BaseModel):
+    """What a room is: its title, topics, visibility, host and whether it is still live."""
+
+    id: str
+    title: str
+    topics: list[str]
+    visibility: Visibility
+    host_id: str
+    status: RoomStatus
+    created_at: dt.datetime
+    ended_at: dt.datetime | None
+
+
+class RoomSummary(RoomInfo):
+    """A room in the hallway; ``speaker_count`` counts everyone on stage (moderators included)."""
+
+    listener_count: int
+    speaker_count: int
+
+
+class RoomOut(RoomSummary):
+    """A room with the people in it; ``seq`` is the number of its last event."""
+
+    seq: int
+    participants: list[ParticipantOut]
+
+
+class HallwayOut(BaseModel):
+    """Live rooms you may enter, fullest first."""
+
+    rooms: list[RoomSummary]
+
+
+class RoomInviteOut(BaseModel):
+    """An invitation into a room."""
+
+    room_id: str
+    user_id: str
+    invited_by: str | None
+    created_at: dt.datetime
+
+
+class ModerationEntryOut(BaseModel):
+    """One moderation action; ``actor_id`` is null when the service acted by itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: str
+    actor_id: str | None
+    target_id: str | None
+    created_at: dt.datetime
+
+
+class ModerationLogOut(BaseModel):
+    """A room's moderation log, oldest first."""
+
+    entries: list[ModerationEntryOut]

@@ -1,0 +1,576 @@
+"""The rules of rooms: who may enter, roles, hands, mutes, removal, hand-over and ending.
+
+Every change locks the room's row first, bumps the room's ``seq`` for each event it causes,
+and queues the events to be published only after the transaction commits. Lock order is
+always room, then participants, so two changes to one room queue instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mitalk.accounts import repository as accounts_repo
+from mitalk.accounts.models import User
+from mitalk.core.database import after_commit
+from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
+from mitalk.core.settings import Settings
+from mitalk.realtime.bus import EventBus, contiguous
+from mitalk.rooms import repository as repo
+from mitalk.rooms.events import (
+    Ended,
+    EventBase,
+    HandLowered,
+    HandRaised,
+    Muted,
+    ParticipantJoined,
+    ParticipantLeft,
+    Removed,
+    RoleChanged,
+    RoomCreated,
+    StateEvent,
+    Unmuted,
+)
+from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant
+from mitalk.rooms.repository import IN_ROOM, LEFT, REMOVED
+from mitalk.rooms.schemas import (
+    ParticipantOut,
+    Role,
+    RoomCreate,
+    RoomInfo,
+    RoomOut,
+    RoomSummary,
+    Visibility,
+)
+
+HALLWAY_SIZE = 50
+
+
+class RoomNotFound(NotFound):
+    code, message = "room_not_found", "There is no such room."
+
+
+class RoomEnded(Conflict):
+    code, message = "room_ended", "This room has ended."
+
+
+class NotInvited(Forbidden):
+    code, message = "not_invited", "This room is for invited people only."
+
+
+class RemovedFromRoom(Forbidden):
+    code, message = "removed_from_room", "A moderator removed you from this room."
+
+
+class NotInRoom(Conflict):
+    code, message = "not_in_room", "You are not in this room: join it first."
+
+
+class NotAModerator(Forbidden):
+    code, message = "not_a_moderator", "Only the room's moderators may do this."
+
+
+class TargetNotInRoom(Conflict):
+    code, message = "target_not_in_room", "That person is not in this room."
+
+
+class NotOnStage(Conflict):
+    code, message = "not_on_stage", "That person is not on stage."
+
+
+class ListenersCannotUnmute(Forbidden):
+    code, message = "listeners_cannot_unmute", "Listeners cannot be heard: ask to come on stage."
+
+
+class AlreadyOnStage(Conflict):
+    code, message = "already_on_stage", "You are on stage already: just speak."
+
+
+class TargetIsModerator(Conflict):
+    code, message = "target_is_moderator", "That person is a moderator."
+
+
+class LastModerator(Conflict):
+    code, message = "last_moderator", "You are the last moderator: make someone else one first."
+
+
+class CannotRemoveSelf(Conflict):
+    code, message = "cannot_remove_self", "You cannot remove yourself: leave the room instead."
+
+
+class CannotRemoveModerator(Forbidden):
+    code, message = "cannot_remove_moderator", "Only the room's host may remove a moderator."
+
+
+class RoomFull(Conflict):
+    code, message = "room_full", "This room is full."
+
+
+class StageFull(Conflict):
+    code, message = "stage_full", "The stage is full: move someone back first."
+
+
+class TooManyLiveRooms(Conflict):
+    code, message = (
+        "too_many_live_rooms",
+        "You host as many live rooms as one person may: end one first.",
+    )
+
+
+class ResyncRequired(AppError):
+    status, code = 409, "resync_required"
+    message = "Those events are no longer kept: fetch the room again."
+
+
+class UserNotFound(NotFound):
+    code, message = "user_not_found", "There is no such member."
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def room_info(room: Room) -> RoomInfo:
+    """What a room is, without its people."""
+    visibility: Visibility = room.visibility  # type: ignore[assignment]
+    return RoomInfo(
+        id=room.id,
+        title=room.title,
+        topics=list(room.topics),
+        visibility=visibility,
+        host_id=room.host_id,
+        status="ended" if room.status == "ended" else "live",
+        created_at=room.created_at,
+        ended_at=room.ended_at,
+    )
+
+
+def participant_out(row: RoomParticipant, name: str | None) -> ParticipantOut:
+    """A participant as the API shows them."""
+    role: Role = row.role  # type: ignore[assignment]
+    return ParticipantOut(
+        user_id=row.user_id,
+        name=name or "",
+        role=role,
+        hand_raised=row.hand_raised,
+        muted=row.muted,
+    )
+
+
+async def room_out(session: AsyncSession, room: Room) -> RoomOut:
+    """A room with the people in it now and its sequence number."""
+    people = [
+        participant_out(p, name) for p, name in await repo.present_with_names(session, room.id)
+    ]
+    return RoomOut(
+        **room_info(room).model_dump(),
+        listener_count=sum(1 for p in people if p.role == "listener"),
+        speaker_count=sum(1 for p in people if p.role != "listener"),
+        seq=room.seq,
+        participants=people,
+    )
+
+
+async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> RoomParticipant | None:
+    """Raise unless the person may see and enter the room; returns their row, if any."""
+    row = await repo.participant(session, room.id, user.id)
+    if row is not None and row.presence == REMOVED:
+        raise RemovedFromRoom()
+    # Social rooms should open to the people the host follows and connects with; until the
+    # network has follows, they are treated like closed rooms (host and invited people).
+    if (
+        room.visibility != "open"
+        and room.host_id != user.id
+        and not await repo.is_invited(session, room.id, user.id)
+    ):
+        raise NotInvited()
+    return row
+
+
+async def visible_room(session: AsyncSession, room_id: str, user: User) -> Room:
+    """A room the person may see, read consistently with its ``seq``."""
+    room = await repo.room_by_id(session, room_id, lock="share")
+    if room is None:
+        raise RoomNotFound()
+    await _check_may_enter(session, room, user)
+    return room
+
+
+async def get_room(session: AsyncSession, room_id: str, user: User) -> RoomOut:
+    """A room and the people in it, if the person may see it (ended rooms too)."""
+    return await room_out(session, await visible_room(session, room_id, user))
+
+
+async def hallway(session: AsyncSession, user: User) -> list[RoomSummary]:
+    """Live rooms the person may enter, fullest first."""
+    return [
+        RoomSummary(**room_info(room).model_dump(), listener_count=lc, speaker_count=sc)
+        for room, lc, sc in await repo.hallway(session, user.id, HALLWAY_SIZE)
+    ]
+
+
+async def moderation_log(session: AsyncSession, room_id: str, user: User) -> list[ModerationAction]:
+    """A room's moderation log, for its host (always) and the moderators in it."""
+    room = await visible_room(session, room_id, user)
+    if room.host_id != user.id:
+        await _moderator(session, room, user)
+    return list(await repo.moderation_log(session, room.id))
+
+
+# --- changing --------------------------------------------------------------------------------
+
+
+def _emit(
+    session: AsyncSession,
+    bus: EventBus,
+    room: Room,
+    event_type: type[StateEvent],
+    now: dt.datetime,
+    /,
+    **fields: Any,
+) -> StateEvent:
+    """Number an event with the room's next seq and publish it once the transaction commits."""
+    room.seq += 1
+    event = event_type(room_id=room.id, seq=room.seq, at=now, **fields)
+
+    async def publish() -> None:
+        await bus.publish(event)
+
+    after_commit(session, publish)
+    return event
+
+
+async def _live_room(session: AsyncSession, room_id: str) -> Room:
+    """The room, row-locked for a change; it must be live."""
+    room = await repo.room_by_id(session, room_id, lock="update")
+    if room is None:
+        raise RoomNotFound()
+    if room.status != "live":
+        raise RoomEnded()
+    return room
+
+
+async def _present(session: AsyncSession, room: Room, user: User) -> RoomParticipant:
+    """The caller's row; they must be in the room."""
+    row = await repo.participant(session, room.id, user.id)
+    if row is not None and row.presence == REMOVED:
+        raise RemovedFromRoom()
+    if row is None or row.presence != IN_ROOM:
+        raise NotInRoom()
+    return row
+
+
+async def _moderator(session: AsyncSession, room: Room, user: User) -> RoomParticipant:
+    """The caller's row; they must be a moderator in the room."""
+    row = await _present(session, room, user)
+    if row.role != "moderator":
+        raise NotAModerator()
+    return row
+
+
+async def _target(session: AsyncSession, room: Room, user_id: str) -> RoomParticipant:
+    """The row of the person an action is about; they must be in the room."""
+    row = await repo.participant(session, room.id, user_id)
+    if row is None or row.presence != IN_ROOM:
+        raise TargetNotInRoom()
+    return row
+
+
+def _change_role(
+    session: AsyncSession,
+    bus: EventBus,
+    room: Room,
+    row: RoomParticipant,
+    role: Role,
+    by: str | None,
+    now: dt.datetime,
+) -> None:
+    """Give someone a new role and announce it (stage entry mutes; leaving the stage resets)."""
+    previous: Role = row.role  # type: ignore[assignment]
+    if role == "listener":
+        row.hand_raised, row.muted, row.on_stage_seq = False, True, None
+    elif previous == "listener":
+        row.hand_raised, row.muted, row.on_stage_seq = False, True, room.seq + 1
+    row.role = role
+    _emit(
+        session,
+        bus,
+        room,
+        RoleChanged,
+        now,
+        user_id=row.user_id,
+        role=role,
+        previous_role=previous,
+        hand_raised=row.hand_raised,
+        muted=row.muted,
+        by=by,
+    )
+
+
+async def create_room(
+    session: AsyncSession,
+    bus: EventBus,
+    settings: Settings,
+    host: User,
+    body: RoomCreate,
+    now: dt.datetime,
+) -> RoomOut:
+    """Open a room: its creator is its moderator, on stage and unmuted."""
+    await repo.lock_user(session, host.id)
+    if await repo.live_rooms_hosted_by(session, host.id) >= settings.room_max_live_per_host:
+        raise TooManyLiveRooms(
+            f"You host {settings.room_max_live_per_host} live rooms, the most one person may: "
+            "end one first."
+        )
+    topics = list({t.casefold(): t for t in reversed(body.topics)}.values())[::-1]
+    room = await repo.add_room(session, host.id, body.title, topics, body.visibility, now)
+    _emit(session, bus, room, RoomCreated, now, room=room_info(room))
+    row = await repo.add_participant(
+        session, room.id, host.id, "moderator", muted=False, on_stage_seq=room.seq + 1, now=now
+    )
+    name = await repo.name_of(session, host.id)
+    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name))
+    await session.flush()
+    return await room_out(session, room)
+
+
+async def join(
+    session: AsyncSession,
+    bus: EventBus,
+    settings: Settings,
+    room_id: str,
+    user: User,
+    now: dt.datetime,
+) -> RoomOut:
+    """Enter a room as a listener, or with the role held before; joining twice changes nothing."""
+    room = await _live_room(session, room_id)
+    row = await _check_may_enter(session, room, user)
+    if row is not None and row.presence == IN_ROOM:
+        return await room_out(session, room)
+    if await repo.count_present(session, room.id) >= settings.room_max_participants:
+        raise RoomFull(f"This room is full ({settings.room_max_participants} people).")
+    if row is None:
+        row = await repo.add_participant(
+            session, room.id, user.id, "listener", muted=True, on_stage_seq=None, now=now
+        )
+    else:
+        row.presence, row.hand_raised, row.joined_at = IN_ROOM, False, now
+    name = await repo.name_of(session, user.id)
+    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name))
+    await session.flush()
+    return await room_out(session, room)
+
+
+async def leave(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, now: dt.datetime
+) -> None:
+    """Leave a room; if the last moderator leaves, the longest-standing speaker takes over,
+    and without speakers the room ends."""
+    room = await _live_room(session, room_id)
+    row = await _present(session, room, user)
+    row.presence, row.hand_raised = LEFT, False
+    _emit(session, bus, room, ParticipantLeft, now, user_id=user.id)
+    await session.flush()
+    if row.role == "moderator" and await repo.count_present_moderators(session, room.id) == 0:
+        await _hand_over_or_end(session, bus, room, now)
+
+
+async def _hand_over_or_end(
+    session: AsyncSession, bus: EventBus, room: Room, now: dt.datetime
+) -> None:
+    successor = await repo.longest_standing_speaker(session, room.id)
+    if successor is not None:
+        _change_role(session, bus, room, successor, "moderator", None, now)
+        await repo.add_moderation(session, room.id, None, "hand_over", successor.user_id, now)
+    else:
+        await _end(session, bus, room, None, "no_moderator_left", now)
+        await repo.add_moderation(session, room.id, None, "end", None, now)
+    await session.flush()
+
+
+async def _end(
+    session: AsyncSession, bus: EventBus, room: Room, by: str | None, reason: str, now: dt.datetime
+) -> None:
+    room.status, room.ended_at = "ended", now
+    await repo.empty_room(session, room.id)
+    _emit(session, bus, room, Ended, now, reason=reason, by=by)
+
+
+async def end(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, now: dt.datetime
+) -> None:
+    """A moderator ends the room for everyone."""
+    room = await _live_room(session, room_id)
+    await _moderator(session, room, user)
+    await _end(session, bus, room, user.id, "ended_by_moderator", now)
+    await repo.add_moderation(session, room.id, user.id, "end", None, now)
+    await session.flush()
+
+
+async def set_hand(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, raised: bool, now: dt.datetime
+) -> ParticipantOut:
+    """Raise or lower your own hand (listeners only; the same twice changes nothing)."""
+    room = await _live_room(session, room_id)
+    row = await _present(session, room, user)
+    if raised and row.role != "listener":
+        raise AlreadyOnStage()
+    if row.hand_raised != raised:
+        row.hand_raised = raised
+        _emit(session, bus, room, HandRaised if raised else HandLowered, now, user_id=user.id)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user.id))
+
+
+async def bring_on_stage(
+    session: AsyncSession,
+    bus: EventBus,
+    settings: Settings,
+    room_id: str,
+    moderator: User,
+    user_id: str,
+    now: dt.datetime,
+) -> ParticipantOut:
+    """A moderator makes a listener a speaker (muted until they unmute themselves)."""
+    room = await _live_room(session, room_id)
+    await _moderator(session, room, moderator)
+    row = await _target(session, room, user_id)
+    if row.role == "listener":
+        if await repo.count_present(session, room.id, on_stage=True) >= settings.room_max_on_stage:
+            raise StageFull(f"The stage is full ({settings.room_max_on_stage} people).")
+        _change_role(session, bus, room, row, "speaker", moderator.id, now)
+        await repo.add_moderation(session, room.id, moderator.id, "bring_on_stage", user_id, now)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user_id))
+
+
+async def move_off_stage(
+    session: AsyncSession, bus: EventBus, room_id: str, actor: User, user_id: str, now: dt.datetime
+) -> ParticipantOut:
+    """A moderator moves a speaker back to the audience, or someone steps down themselves."""
+    room = await _live_room(session, room_id)
+    actor_row = await _present(session, room, actor)
+    stepping_down = user_id == actor.id
+    if not stepping_down and actor_row.role != "moderator":
+        raise NotAModerator()
+    row = actor_row if stepping_down else await _target(session, room, user_id)
+    if row.role == "moderator":
+        if not stepping_down:
+            raise TargetIsModerator("That person is a moderator: they may step down themselves.")
+        if await repo.count_present_moderators(session, room.id) <= 1:
+            raise LastModerator()
+    if row.role != "listener":
+        _change_role(session, bus, room, row, "listener", actor.id, now)
+        if not stepping_down:
+            await repo.add_moderation(session, room.id, actor.id, "move_off_stage", user_id, now)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user_id))
+
+
+async def make_moderator(
+    session: AsyncSession,
+    bus: EventBus,
+    room_id: str,
+    moderator: User,
+    user_id: str,
+    now: dt.datetime,
+) -> ParticipantOut:
+    """A moderator makes a speaker a moderator too."""
+    room = await _live_room(session, room_id)
+    await _moderator(session, room, moderator)
+    row = await _target(session, room, user_id)
+    if row.role == "listener":
+        raise NotOnStage("Bring them on stage first: only speakers can become moderators.")
+    if row.role == "speaker":
+        _change_role(session, bus, room, row, "moderator", moderator.id, now)
+        await repo.add_moderation(session, room.id, moderator.id, "make_moderator", user_id, now)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user_id))
+
+
+async def mute(
+    session: AsyncSession, bus: EventBus, room_id: str, actor: User, user_id: str, now: dt.datetime
+) -> ParticipantOut:
+    """A moderator mutes someone on stage; anyone on stage may mute themselves."""
+    room = await _live_room(session, room_id)
+    actor_row = await _present(session, room, actor)
+    own = user_id == actor.id
+    if not own and actor_row.role != "moderator":
+        raise NotAModerator()
+    row = actor_row if own else await _target(session, room, user_id)
+    if row.role == "listener":
+        raise NotOnStage("Listeners are never heard: there is nothing to mute.")
+    if not row.muted:
+        row.muted = True
+        _emit(session, bus, room, Muted, now, user_id=user_id, by=actor.id)
+        if not own:
+            await repo.add_moderation(session, room.id, actor.id, "mute", user_id, now)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user_id))
+
+
+async def unmute_self(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, now: dt.datetime
+) -> ParticipantOut:
+    """Someone on stage unmutes themselves (even after a moderator muted them); never a listener."""
+    room = await _live_room(session, room_id)
+    row = await _present(session, room, user)
+    if row.role == "listener":
+        raise ListenersCannotUnmute()
+    if row.muted:
+        row.muted = False
+        _emit(session, bus, room, Unmuted, now, user_id=user.id)
+        await session.flush()
+    return participant_out(row, await repo.name_of(session, user.id))
+
+
+async def remove(
+    session: AsyncSession,
+    bus: EventBus,
+    room_id: str,
+    moderator: User,
+    user_id: str,
+    now: dt.datetime,
+) -> None:
+    """A moderator removes someone; they cannot come back. Only the host removes moderators."""
+    room = await _live_room(session, room_id)
+    await _moderator(session, room, moderator)
+    if user_id == moderator.id:
+        raise CannotRemoveSelf()
+    row = await _target(session, room, user_id)
+    if row.role == "moderator" and moderator.id != room.host_id:
+        raise CannotRemoveModerator()
+    row.presence, row.hand_raised, row.muted, row.on_stage_seq = REMOVED, False, True, None
+    row.role = "listener"
+    _emit(session, bus, room, Removed, now, user_id=user_id, by=moderator.id)
+    await repo.add_moderation(session, room.id, moderator.id, "remove", user_id, now)
+    await session.flush()
+
+
+async def invite(
+    session: AsyncSession, room_id: str, moderator: User, user_id: str, now: dt.datetime
+) -> RoomInvite:
+    """A moderator invites a member into the room (how social and closed rooms are entered)."""
+    room = await _live_room(session, room_id)
+    await _moderator(session, room, moderator)
+    invitee = await accounts_repo.user_by_id(session, user_id)
+    if invitee is None or invitee.status != "active":
+        raise UserNotFound()
+    invite_row, created = await repo.add_invite(session, room.id, user_id, moderator.id, now)
+    if created:
+        await repo.add_moderation(session, room.id, moderator.id, "invite", user_id, now)
+    return invite_row
+
+
+async def events_after(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, after: int
+) -> tuple[int, list[EventBase]]:
+    """The room's seq and its events after ``after`` (all of them, or ``resync_required``)."""
+    room = await visible_room(session, room_id, user)
+    if after > room.seq:
+        raise ResyncRequired("That sequence number is ahead of the room: fetch the room again.")
+    events = contiguous(await bus.history(room.id, after), after, room.seq)
+    if events is None:
+        raise ResyncRequired()
+    return room.seq, events

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
 from mitalk import __version__
+from mitalk.access.claims import make_claim_desk
 from mitalk.access.endpoints import router as access_router
 from mitalk.accounts.endpoints import router as accounts_router
 from mitalk.accounts.sms import SmsSender, make_sms_sender
 from mitalk.core.database import Database, utcnow
 from mitalk.core.errors import install_error_handlers
+from mitalk.core.metrics import MetricsMiddleware
 from mitalk.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mitalk.core.settings import Settings, get_settings
 from mitalk.network.delivery import run_worker as run_sms_worker
@@ -31,8 +32,6 @@ from mitalk.rooms.endpoints import router as rooms_router
 
 API_PREFIX = "/api/v1"
 
-REQUESTS = Counter("mitalk_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("mitalk_http_request_seconds", "HTTP request latency", ["route"])
 
 
 def create_app(
@@ -55,6 +54,8 @@ def create_app(
         app.state.sms = sms or make_sms_sender(settings)
         app.state.bus = make_bus(settings, redis)
         await app.state.bus.start()
+        app.state.claim_desk = make_claim_desk(app.state.db, settings, redis, clock)
+        await app.state.claim_desk.start()
         stop_workers = asyncio.Event()
         workers = []
         if settings.run_workers:
@@ -63,6 +64,7 @@ def create_app(
             yield
         finally:
             stop_workers.set()
+            await app.state.claim_desk.close()
             await asyncio.gather(*workers, return_exceptions=True)
             await app.state.bus.close()
             await app.state.db.dispose()
@@ -87,14 +89,7 @@ def create_app(
     for router in (rooms_router, realtime_router):
         app.include_router(router, prefix=API_PREFIX)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(route).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(MetricsMiddleware)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:

@@ -43,10 +43,15 @@ async def kill_when(process: subprocess.Popen[str], db: Database, sql: str, thre
     raise AssertionError(f"process ended (rc={process.poll()}) before reaching {threshold}")
 
 
+SPAWNED: list[subprocess.Popen[str]] = []
+
+
 def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """Start `mitalk`; its log goes to a file (an unread pipe would fill up and block it)."""
     log = open(Path(env["MITALK_DATA_DIR"]).parent / f"{args[0]}-{os.urandom(3).hex()}.log", "w")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "mitalk", *args], env=env, stdout=log, stderr=log, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "mitalk", *args], env=env, stdout=log, stderr=log, text=True)
+    SPAWNED.append(process)
+    return process
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,4 +101,8 @@ async def test_killed_drops_and_workers_never_admit_or_text_twice(database_url: 
         assert len(recipients) == 2000 and len(set(recipients)) == 2000  # once each, never twice
         assert all("You're in" in m["body"] for m in messages)
     finally:
+        for process in SPAWNED:  # nothing outlives the test, even when it fails
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
         await db.dispose()

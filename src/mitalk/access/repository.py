@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.access.models import (
@@ -346,3 +346,66 @@ async def grants_in_window(session: AsyncSession, window_id: str) -> int:
     )
 
 
+
+
+async def take_waiting(
+    session: AsyncSession, user_ids: Sequence[str], admitted_by: str, now: dt.datetime
+) -> list[str]:
+    """Admit whichever of these people still wait; returns them (the others were let in already)."""
+    taken: list[str] = []
+    for start in range(0, len(user_ids), 1000):
+        result = await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.user_id.in_(user_ids[start : start + 1000]), WaitlistEntry.admitted_at.is_(None))
+            .values(admitted_at=now, admitted_by=admitted_by)
+            .returning(WaitlistEntry.user_id)
+        )
+        taken.extend(result.scalars().all())
+    if taken:
+        await bump_counters(session, admitted=len(taken))
+    return taken
+
+
+async def users_with_grants(session: AsyncSession, user_ids: Sequence[str]) -> set[str]:
+    """Which of these people already hold a pass."""
+    found: set[str] = set()
+    for start in range(0, len(user_ids), 1000):
+        found.update(
+            (await session.scalars(select(PassGrant.user_id).where(PassGrant.user_id.in_(user_ids[start : start + 1000])))).all()
+        )
+    return found
+
+
+async def count_off_passes(session: AsyncSession, window_id: str, count: int, now: dt.datetime) -> bool:
+    """Take ``count`` passes of an open window in one conditional UPDATE; False if it cannot."""
+    result = await session.execute(
+        update(PassWindow)
+        .where(
+            PassWindow.id == window_id,
+            PassWindow.granted + count <= PassWindow.total,
+            PassWindow.opens_at <= now,
+            or_(PassWindow.closes_at.is_(None), PassWindow.closes_at > now),
+        )
+        .values(granted=PassWindow.granted + count)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_grants(
+    session: AsyncSession, window_id: str, user_ids: Sequence[str], now: dt.datetime, counted: bool = False
+) -> None:
+    """Record passes granted in a window, in bulk (and count them, unless ``counted`` already)."""
+    if not user_ids:
+        return
+    await session.execute(
+        insert(PassGrant), [{"window_id": window_id, "user_id": uid, "granted_at": now} for uid in user_ids]
+    )
+    if not counted:
+        await session.execute(
+            update(PassWindow).where(PassWindow.id == window_id).values(granted=PassWindow.granted + len(user_ids))
+        )
+
+
+async def granted_users(session: AsyncSession, window_id: str) -> set[str]:
+    """Everyone granted a pass in a window."""
+    return set((await session.scalars(select(PassGrant.user_id).where(PassGrant.window_id == window_id))).all())

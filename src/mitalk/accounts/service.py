@@ -122,6 +122,16 @@ async def authenticate(
     return await access.refresh_admission(session, settings, user, now)
 
 
+async def authenticate_readonly(session: AsyncSession, token: str | None, now: dt.datetime) -> User:
+    """The account behind a bearer token, read without writing (hot paths such as claims)."""
+    if not token:
+        raise NotAuthenticated()
+    user = await repo.user_by_token_hash(session, hash_token(token), now)
+    if user is None:
+        raise NotAuthenticated("This session has ended or the token is wrong. Sign in again.")
+    return user
+
+
 async def sign_out(session: AsyncSession, token: str) -> None:
     """End the session of this token."""
     await repo.delete_auth_session(session, hash_token(token))

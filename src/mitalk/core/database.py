@@ -53,8 +53,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine tuned per backend: SQLite in WAL mode with write-locking transactions."""
+def make_engine(url: str, read_only: bool = False) -> AsyncEngine:
+    """An engine tuned per backend: SQLite in WAL mode with write-locking transactions.
+
+    ``read_only`` (SQLite): transactions begin DEFERRED, so readers never queue behind writers.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -73,7 +76,7 @@ def make_engine(url: str) -> AsyncEngine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front, so two transactions that read and then
             # write never deadlock on a lock upgrade; the busy timeout queues them instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -86,6 +89,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Hot read-only paths (authenticating a claim) must not take SQLite's write lock.
+        self._read_engine = make_engine(url, read_only=True) if url.startswith("sqlite") else self.engine
+        self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,6 +100,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()
 
 
 AfterCommit = Callable[[], Awaitable[None]]

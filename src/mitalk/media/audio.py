@@ -104,3 +104,9 @@ def dominant_frequency(samples: Pcm, rate: int) -> float:
     else:
         offset = 0.0
     return float((peak + offset) * rate / len(signal))
+
+
+def first_above(samples: Pcm, amplitude: int) -> int | None:
+    """Index of the first sample whose magnitude exceeds ``amplitude``, or None."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > amplitude)
+    return int(loud[0]) if len(loud) else None

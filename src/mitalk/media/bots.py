@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import fractions
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,81 @@ class PcmSourceTrack(MediaStreamTrack):
         return frame
 
 
+class BurstSourceTrack(MediaStreamTrack):
+    """Silence with tone bursts on request, remembering when each burst was handed over.
+
+    For latency measurements: each burst starts on a frame boundary, and ``onsets`` holds the
+    ``time.monotonic()`` at which the frame starting it was returned to the sender (the moment a
+    live microphone would deliver it). Frames are paced to real time on the monotonic clock.
+    ``steady = True`` plays the tone continuously instead (e.g. while measuring joins).
+    """
+
+    kind = "audio"
+
+    def __init__(
+        self,
+        frequency: float = 1000.0,
+        burst_seconds: float = 0.1,
+        period_seconds: float = 0.4,
+        amplitude: float = 0.5,
+    ) -> None:
+        super().__init__()
+        frames = max(1, round(burst_seconds * RATE / FRAME_SAMPLES))
+        self._burst = tone(frequency, frames * FRAME_SAMPLES / RATE, RATE, amplitude)
+        # One second of tone: a whole number of periods for integer frequencies, so it loops.
+        self._steady_tone = tone(frequency, 1.0, RATE, amplitude)
+        self._period_frames = max(frames + 1, round(period_seconds * RATE / FRAME_SAMPLES))
+        self.steady = False
+        self.onsets: list[float] = []
+        self._pending = 0
+        self._next_burst_frame = 0
+        self._burst_position: int | None = None
+        self._frame_index = 0
+        self._start: float | None = None
+
+    def play_bursts(self, count: int) -> None:
+        """Play ``count`` bursts, one per period, the first on the next frame."""
+        self._pending += count
+        self._next_burst_frame = self._frame_index
+
+    @property
+    def pending(self) -> int:
+        """Bursts requested but not started yet."""
+        return self._pending
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms frame: silence, part of a burst, or the steady tone."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(
+                self._start + self._frame_index * FRAME_SAMPLES / RATE - time.monotonic()
+            )
+        chunk = np.zeros(FRAME_SAMPLES, np.int16)
+        starts_burst = self._burst_position is None and self._frame_index >= self._next_burst_frame
+        if self._pending and starts_burst:
+            self._pending -= 1
+            self._burst_position = 0
+            self._next_burst_frame = self._frame_index + self._period_frames
+            self.onsets.append(time.monotonic())
+        if self._burst_position is not None:
+            chunk = self._burst[self._burst_position : self._burst_position + FRAME_SAMPLES]
+            self._burst_position += FRAME_SAMPLES
+            if self._burst_position >= len(self._burst):
+                self._burst_position = None
+        elif self.steady:
+            position = self._frame_index * FRAME_SAMPLES % len(self._steady_tone)
+            chunk = self._steady_tone[position : position + FRAME_SAMPLES]
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._frame_index * FRAME_SAMPLES
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._frame_index += 1
+        return frame
+
+
 class TrackRecorder:
     """Reads a received audio track, keeping mono samples and when sound first arrived."""
 
@@ -96,6 +172,12 @@ class TrackRecorder:
         self.got_sound = asyncio.Event()
         self._chunks: list[Pcm] = []
         self._task: asyncio.Task[None] | None = None
+        # Optional: called with (time.monotonic() of arrival, mono samples) for every decoded
+        # frame, e.g. to timestamp sound onsets as they arrive (bench/latency.py).
+        self.on_frame: Callable[[float, Pcm], None] | None = None
+        # Optional: keep only about this many seconds of the most recent audio (long runs with
+        # many listeners would otherwise hold ~100 kB per second and listener).
+        self.keep_seconds: float | None = None
 
     def attach(self, track: MediaStreamTrack) -> None:
         """Start reading ``track`` (an aiortc remote audio track)."""
@@ -118,6 +200,12 @@ class TrackRecorder:
                     or [np.zeros(0, np.int16)]
                 )
                 self._chunks.append(samples)
+                if self.keep_seconds is not None and len(samples):
+                    keep = max(1, int(self.keep_seconds * self.rate / len(samples)))
+                    if len(self._chunks) > 2 * keep:  # Trim in steps: cheap per frame.
+                        del self._chunks[:-keep]
+                if self.on_frame is not None:
+                    self.on_frame(now, samples)
                 if self.first_sound_at is None and level_dbfs(samples) > self.threshold_dbfs:
                     self.first_sound_at = now
                     self.got_sound.set()

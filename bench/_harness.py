@@ -1,0 +1,450 @@
+"""Shared harness of the media benchmarks: private namespace, managed Janus, routes, CPU counters.
+
+Namespace: like tests/media/conftest.py, the benchmark creates its own network namespace with
+scripts/netns.sh (veth mt0 10.99.0.1 <-> mt1 10.99.0.2, both ends inside) and moves the
+process's main thread into it with setns(2) *before* the event loop and any thread exist. Janus
+(a child), httpx, aiortc's sockets and every thread started later inherit it, so media only
+flows between two addresses of that namespace. It is deleted on the way out: normal end,
+exception, Ctrl-C (asyncio cancels the main task) and SIGTERM (handled the same way). A
+namespace left by a SIGKILLed run is removed by the next run (its pid is in the name).
+
+Routes: a benchmark never signals by itself; it hands a bot (``AudioPeer``) to a ``Route``'s
+``join_speaker`` / ``join_listener`` and gets back a coroutine function that leaves again. Today
+the routes call ``StageManager`` (AudioBridge, Streaming) or connect two peers directly; a route
+through Mi Talk's REST/WebSocket API (``mitalk bot``) can be dropped in without touching the
+measurements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from mitalk.media.audio import Pcm, first_above
+from mitalk.media.bots import AudioPeer
+from mitalk.media.janus_client import JanusClient
+from mitalk.media.janus_config import write_janus_config
+from mitalk.media.stage import Participant, StageManager, Viewer
+from mitalk.media.supervisor import JanusSupervisor
+
+ROOT = Path(__file__).resolve().parents[1]
+NETNS_SCRIPT = ROOT / "scripts" / "netns.sh"
+NETNS_PREFIX = "mitalk-bench-"
+MEDIA_INTERFACE = "mt0"  # scripts/netns.sh puts 10.99.0.1 on it; Janus offers media there.
+CLONE_NEWNET = 0x40000000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+T = TypeVar("T")
+Leave = Callable[[], Awaitable[None]]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run or its media did not flow."""
+
+
+# Namespace ---------------------------------------------------------------------------------
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def _remove_stale_namespaces() -> None:
+    """Delete namespaces of earlier benchmark runs whose process is gone (e.g. SIGKILLed)."""
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    for name in names:
+        match = re.fullmatch(rf"{NETNS_PREFIX}(\d+)-\w+", name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def _netns_script(action: str, name: str) -> None:
+    result = subprocess.run(
+        ["bash", str(NETNS_SCRIPT), action, name], check=False, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise BenchError(f"netns.sh {action} {name} failed: {result.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def private_netns() -> Iterator[str]:
+    """A fresh namespace with the calling (main) thread inside it; deleted afterwards."""
+    if os.geteuid() != 0:
+        raise BenchError("run as root: the benchmark creates a network namespace")
+    for tool in ("ip", "janus"):
+        if shutil.which(tool) is None:
+            raise BenchError(f"`{tool}` is not on PATH (apt-get install iproute2 janus)")
+    if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+        # Threads that exist before setns stay in the host namespace: enter it first.
+        raise BenchError("enter the namespace from the main thread before starting threads")
+    _remove_stale_namespaces()
+    name = f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+    _netns_script("up", name)
+    try:
+        host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+            try:
+                _setns(target)
+            finally:
+                os.close(target)
+            here = os.stat("/proc/thread-self/ns/net").st_ino
+            if here != os.stat(f"/run/netns/{name}").st_ino:
+                raise BenchError("setns did not move the main thread into the namespace")
+            try:
+                yield name
+            finally:
+                _setns(host_fd)
+        finally:
+            os.close(host_fd)
+    finally:
+        _netns_script("down", name)
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]], time_limit: float) -> T:
+    """Run ``main`` inside a private namespace, stopping it after ``time_limit`` seconds.
+
+    SIGTERM and SIGHUP cancel it like Ctrl-C does, so Janus is stopped and the namespace
+    deleted on every way out. Exits the process with a message on failure.
+    """
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, task.cancel)
+        async with asyncio.timeout(time_limit):
+            return await main()
+
+    try:
+        with private_netns():
+            return asyncio.run(guarded())
+    except TimeoutError:
+        sys.exit(f"benchmark stopped: over its time limit of {time_limit:.0f} s")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.exit("benchmark interrupted; Janus stopped and namespace deleted")
+    except BenchError as exc:
+        sys.exit(f"benchmark failed: {exc}")
+
+
+# Janus -------------------------------------------------------------------------------------
+
+
+@dataclass
+class JanusStack:
+    """The running Janus and the stage manager the room service would use."""
+
+    supervisor: JanusSupervisor
+    stages: StageManager
+
+    @property
+    def pid(self) -> int:
+        """Pid of the Janus process (setpriv execs it, so this is Janus itself)."""
+        pid = self.supervisor.pid
+        if pid is None:
+            raise BenchError("Janus is not running")
+        return pid
+
+
+@contextlib.asynccontextmanager
+async def janus_stack(event_loops: int | None = None) -> AsyncIterator[JanusStack]:
+    """Start a Janus like ``mitalk serve`` would (generated locked-down config) in the netns.
+
+    ``event_loops`` is an experiment, not what ``mitalk serve`` runs: it adds Janus's
+    ``general.event_loops`` (a fixed pool of media threads shared by all handles instead of
+    one thread per handle) to the generated janus.jcfg.
+    """
+    with tempfile.TemporaryDirectory(prefix="mitalk-bench-janus-") as folder:
+        config = write_janus_config(
+            Path(folder),
+            api_port=8188,  # The namespace's own loopback: no clash with a host Janus.
+            rtp_port_range="20000-29999",
+            media_interface=MEDIA_INTERFACE,
+            debug_level=3,  # Warnings only: per-event logging would add to Janus's CPU.
+        )
+        if event_loops is not None:
+            core = config.folder / "janus.jcfg"
+            text = core.read_text()
+            if "general: {" not in text:
+                raise BenchError("unexpected janus.jcfg layout: cannot add event_loops")
+            core.write_text(
+                text.replace("general: {", f"general: {{\n  event_loops = {event_loops}", 1)
+            )
+        supervisor = JanusSupervisor(config)
+        await supervisor.start()
+        client = JanusClient(config.api_url, config.api_secret)
+        stages = StageManager.from_config(client, config, secret_key=secrets.token_bytes(32))
+        try:
+            yield JanusStack(supervisor, stages)
+        except Exception:  # A failure, not Ctrl-C or the time limit: show what Janus said.
+            log = supervisor.log_path
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                print("--- janus.log (tail) ---", *tail, sep="\n", file=sys.stderr)
+            raise
+        finally:
+            await stages.close()
+            await client.aclose()
+            await supervisor.stop()
+
+
+def new_stage_id() -> int:
+    """A random stage id (room and mountpoint id)."""
+    return secrets.randbelow(2**31) + 1
+
+
+# Routes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """How bots get connected: the one seam between the measurements and the signaling.
+
+    ``join_speaker(peer)`` connects a peer that sends (``peer.source``) and hears the stage;
+    ``join_listener(peer)`` connects a receive-only peer. Both return a coroutine function that
+    leaves again (the caller closes the peer itself). Timing of a join starts before the call,
+    so a route must do everything a real client does (offer/answer included).
+    """
+
+    name: str
+    join_speaker: Callable[[AudioPeer], Awaitable[Leave]]
+    join_listener: Callable[[AudioPeer], Awaitable[Leave]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _audiobridge_join(
+    stages: StageManager, stage_id: int, token: str
+) -> Callable[[AudioPeer], Awaitable[Leave]]:
+    async def join(peer: AudioPeer) -> Leave:
+        seat: Participant = await stages.join(stage_id, token, await peer.create_offer())
+        await peer.accept_answer(seat.answer)
+        return lambda: stages.leave(seat)
+
+    return join
+
+
+def audiobridge_route(stages: StageManager, stage_id: int) -> Route:
+    """Speakers and listeners are both AudioBridge participants (listeners receive the mix).
+
+    The stage must allow the tokens ``speaker`` and ``listener``.
+    """
+    return Route(
+        "AudioBridge participant",
+        _audiobridge_join(stages, stage_id, "speaker"),
+        _audiobridge_join(stages, stage_id, "listener"),
+    )
+
+
+def streaming_route(stages: StageManager, stage_id: int) -> Route:
+    """Speakers join the AudioBridge room; listeners watch the Streaming mountpoint it feeds."""
+
+    async def join_listener(peer: AudioPeer) -> Leave:
+        viewer: Viewer = await stages.watch(stage_id)
+        await stages.start_viewer(viewer, await peer.answer_offer(viewer.offer))
+        return lambda: stages.leave(viewer)
+
+    return Route(
+        "Streaming viewer (via rtp_forward)",
+        _audiobridge_join(stages, stage_id, "speaker"),
+        join_listener,
+    )
+
+
+def direct_route() -> Route:
+    """No server: the listener connects straight to the speaker (one listener per speaker).
+
+    Both peers live in this process; ICE pairs them over the namespace's veth addresses.
+    """
+    waiting: list[AudioPeer] = []
+
+    async def join_speaker(peer: AudioPeer) -> Leave:
+        waiting.append(peer)
+        return _nothing
+
+    async def join_listener(peer: AudioPeer) -> Leave:
+        if not waiting:
+            raise BenchError("direct route: join a speaker first (one listener per speaker)")
+        speaker = waiting.pop()
+        answer = await peer.answer_offer(await speaker.create_offer())
+        await speaker.accept_answer(answer)
+        return _nothing
+
+    return Route("direct aiortc -> aiortc", join_speaker, join_listener)
+
+
+# Sound onsets ------------------------------------------------------------------------------
+
+
+class OnsetDetector:
+    """Timestamps the start of each burst in decoded frames as they arrive.
+
+    A frame that arrives at ``t`` is taken to be played from ``t`` on, so a burst starting at
+    sample ``i`` of it is heard at ``t + i / rate``. After an onset the detector waits for
+    ``rearm_frames`` quiet frames before it looks for the next one (bursts are separated by
+    hundreds of milliseconds of silence).
+    """
+
+    def __init__(
+        self,
+        rate: int,
+        amplitude: int = 4000,
+        quiet_amplitude: int = 1000,
+        rearm_frames: int = 3,
+    ) -> None:
+        self.rate = rate
+        self.amplitude = amplitude
+        self.quiet_amplitude = quiet_amplitude
+        self.rearm_frames = rearm_frames
+        self.onsets: list[float] = []
+        self.peaks: list[int] = []
+        self._armed = True
+        self._quiet = 0
+
+    def feed(self, arrived: float, samples: Pcm) -> None:
+        """``TrackRecorder.on_frame`` callback."""
+        if len(samples) == 0:
+            return
+        peak = int(np.abs(samples.astype(np.int32)).max())
+        if self._armed:
+            index = first_above(samples, self.amplitude)
+            if index is not None:
+                self.onsets.append(arrived + index / self.rate)
+                self.peaks.append(peak)
+                self._armed, self._quiet = False, 0
+        elif peak < self.quiet_amplitude:
+            self._quiet += 1
+            self._armed = self._quiet >= self.rearm_frames
+        else:
+            self._quiet = 0
+            if self.peaks:
+                self.peaks[-1] = max(self.peaks[-1], peak)
+
+    def reset(self) -> None:
+        """Forget onsets seen so far (e.g. noise during warm-up)."""
+        self.onsets.clear()
+        self.peaks.clear()
+
+
+def match_onsets(
+    emitted: list[float], heard: list[float], max_latency: float
+) -> tuple[list[float], int]:
+    """Pair each heard onset with the latest burst emitted before it; return latencies, extras.
+
+    A heard onset later than ``max_latency`` after every burst, or one whose burst was already
+    paired (a burst broken up by a gap), counts as an extra and is not a latency sample.
+    """
+    latencies: list[float] = []
+    used: set[int] = set()
+    extras = 0
+    for onset in heard:
+        index = int(np.searchsorted(emitted, onset, side="right")) - 1
+        if index < 0 or index in used or onset - emitted[index] > max_latency:
+            extras += 1
+            continue
+        used.add(index)
+        latencies.append(onset - emitted[index])
+    return latencies, extras
+
+
+# Small utilities ---------------------------------------------------------------------------
+
+_T0 = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout keeps the table and the JSON line)."""
+    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), linear interpolation; nan for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def median(values: list[float]) -> float:
+    """Median, nan for no values."""
+    return statistics.median(values) if values else float("nan")
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` every 10 ms; raise BenchError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def process_cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process (all its threads) in seconds, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # Fields 14 and 15 of proc(5) (utime, stime); field 3 is the first after the name.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values)
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+@dataclass
+class CpuWindow:
+    """CPU use over one interval, in % of one core (machine: % of all cores)."""
+
+    seconds: float
+    janus_pct: float
+    client_pct: float
+    machine_pct: float
+
+
+async def measure_cpu(janus_pid: int, seconds: float) -> CpuWindow:
+    """Janus's and this process's CPU, and the machine's, over the next ``seconds``."""
+    start = time.monotonic()
+    janus0, self0, (busy0, total0) = (
+        process_cpu_seconds(janus_pid),
+        process_cpu_seconds(),
+        machine_cpu(),
+    )
+    await asyncio.sleep(seconds)
+    janus1, self1, (busy1, total1) = (
+        process_cpu_seconds(janus_pid),
+        process_cpu_seconds(),
+        machine_cpu(),
+    )
+    elapsed = time.monotonic() - start
+    return CpuWindow(
+        seconds=elapsed,
+        janus_pct=100 * (janus1 - janus0) / elapsed,
+        client_pct=100 * (self1 - self0) / elapsed,
+        machine_pct=100 * (busy1 - busy0) / max(total1 - total0, 1e-9),
+    )

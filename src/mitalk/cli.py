@@ -23,11 +23,13 @@ admin_app = typer.Typer(help="Operate a deployment (named by the same MITALK_ se
 staff_app = typer.Typer(help="The staff list: staff may enter in every phase.", no_args_is_help=True)
 invites_app = typer.Typer(help="Members' invites.", no_args_is_help=True)
 passes_app = typer.Typer(help="Let waitlisters in: drops and claim windows.", no_args_is_help=True)
+waitlist_app = typer.Typer(help="The waitlist.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(staff_app, name="staff")
 admin_app.add_typer(invites_app, name="invites")
 admin_app.add_typer(passes_app, name="passes")
+admin_app.add_typer(waitlist_app, name="waitlist")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -310,6 +312,29 @@ def passes_close() -> None:
     if window is None:
         fail("no claim window is open or scheduled")
     typer.echo(f"window {window.id} closed: {window.granted} of {window.total} passes claimed")
+
+
+@waitlist_app.command("stats")
+def waitlist_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the waitlist's size, passes per drop and window, and the claim rate."""
+    from mitalk.access import service
+
+    async def work(session: AsyncSession, settings: Settings) -> Any:
+        return await service.waitlist_stats(session, utcnow())
+
+    stats = run_in_transaction(work)
+    if as_json:
+        typer.echo(stats.model_dump_json(indent=2))
+        return
+    typer.echo(f"waiting {stats.waiting:,}   admitted {stats.admitted:,}   joined {stats.joined:,}")
+    typer.echo(f"claims in the last 10 s: {stats.claims_per_second_last_10s:,.1f}/s")
+    for d in stats.drops:
+        typer.echo(f"drop   {d.id}: {d.admitted:,}/{d.requested:,} admitted ({d.status})")
+    for w in stats.windows:
+        rate = f", {w.grants_per_second:,.0f} passes/s" if w.grants_per_second else ""
+        typer.echo(f"window {w.id}: {w.granted:,}/{w.total:,} granted ({w.state}{rate})")
 
 
 @app.command()

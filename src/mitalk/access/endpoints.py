@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import datetime as dt
 
 from fastapi import APIRouter, Request, Response, status
@@ -15,6 +17,7 @@ from mitalk.access.schemas import (
     InviteOut,
     InviteRequest,
     WaitlistMeOut,
+    WaitlistStatsOut,
 )
 from mitalk.accounts import service as accounts_service
 from mitalk.accounts.dependencies import BearerToken, CurrentAccount, CurrentMember
@@ -124,3 +127,22 @@ async def claim_pass(request: Request, token: BearerToken, now: Now) -> ClaimOut
     async with db.read_sessions() as session:
         account = await accounts_service.authenticate_readonly(session, token, now)
     return ClaimOut(status=await request.app.state.claim_desk.claim(account, now))
+
+
+class OperatorOnly(AppError):
+    status, code = 403, "operator_only"
+    message = "This needs the operator token (MITALK_OPERATOR_TOKEN) as the bearer token."
+
+
+@router.get(
+    "/admin/waitlist/stats",
+    response_model=WaitlistStatsOut,
+    tags=["operations"],
+    responses=error_responses(OperatorOnly),
+)
+async def waitlist_stats(token: BearerToken, settings: AppSettings, session: DbSession, now: Now) -> WaitlistStatsOut:
+    """For operators: the line's size, passes granted per drop and window, and the claim rate."""
+    expected = settings.operator_token
+    if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise OperatorOnly()
+    return await service.waitlist_stats(session, now)

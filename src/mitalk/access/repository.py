@@ -409,3 +409,38 @@ async def add_grants(
 async def granted_users(session: AsyncSession, window_id: str) -> set[str]:
     """Everyone granted a pass in a window."""
     return set((await session.scalars(select(PassGrant.user_id).where(PassGrant.window_id == window_id))).all())
+
+
+async def recent_drops(session: AsyncSession, limit: int) -> Sequence[PassDrop]:
+    """The newest drops."""
+    return (await session.scalars(select(PassDrop).order_by(PassDrop.created_at.desc()).limit(limit))).all()
+
+
+async def recent_windows(session: AsyncSession, limit: int) -> Sequence[PassWindow]:
+    """The newest claim windows."""
+    return (await session.scalars(select(PassWindow).order_by(PassWindow.created_at.desc()).limit(limit))).all()
+
+
+async def grant_span(session: AsyncSession, window_id: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When a window's first and last passes were granted."""
+    row = (
+        await session.execute(
+            select(func.min(PassGrant.granted_at), func.max(PassGrant.granted_at)).where(PassGrant.window_id == window_id)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def grants_since(session: AsyncSession, since: dt.datetime) -> int:
+    """How many passes were granted since ``since``."""
+    return int(
+        await session.scalar(select(func.count()).select_from(PassGrant).where(PassGrant.granted_at >= since)) or 0
+    )
+
+
+async def counters(session: AsyncSession) -> tuple[int, int]:
+    """The line's totals: (joined, admitted)."""
+    row = (
+        await session.execute(select(WaitlistCounters.joined, WaitlistCounters.admitted).where(WaitlistCounters.id == 1))
+    ).one_or_none()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))

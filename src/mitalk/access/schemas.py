@@ -56,3 +56,39 @@ class ClaimOut(BaseModel):
     """You have a pass: your account is active."""
 
     status: Literal["granted"]
+
+
+class DropStats(BaseModel):
+    """One drop."""
+
+    id: str
+    requested: int
+    admitted: int
+    status: Literal["running", "done"]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class WindowStats(BaseModel):
+    """One claim window and how fast its passes went."""
+
+    id: str
+    state: Literal["scheduled", "open", "sold_out", "closed"]
+    total: int
+    granted: int
+    opens_at: dt.datetime
+    closes_at: dt.datetime | None
+    first_grant_at: dt.datetime | None
+    last_grant_at: dt.datetime | None
+    grants_per_second: float | None
+
+
+class WaitlistStatsOut(BaseModel):
+    """The operator's view of the line and the passes."""
+
+    joined: int
+    admitted: int
+    waiting: int
+    claims_per_second_last_10s: float
+    drops: list[DropStats]
+    windows: list[WindowStats]

@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,9 @@ from mitalk.access.models import Invite, PassWindow
 from mitalk.accounts.models import User
 from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
 from mitalk.core.settings import Settings
+
+if TYPE_CHECKING:
+    from mitalk.access.schemas import WaitlistStatsOut
 
 
 class Phase(StrEnum):
@@ -393,3 +396,33 @@ async def claim_pass(
     await notify_admitted(session, [user.id], now)
     await session.flush()
     return "granted"
+
+
+async def waitlist_stats(session: AsyncSession, now: dt.datetime, limit: int = 20) -> "WaitlistStatsOut":
+    """Size of the line, passes per drop and window, and the current claim rate."""
+    from mitalk.access.schemas import DropStats, WaitlistStatsOut, WindowStats
+
+    joined, admitted = await repo.counters(session)
+    windows = []
+    for w in await repo.recent_windows(session, limit):
+        first, last = await repo.grant_span(session, w.id)
+        span = (last - first).total_seconds() if first and last else 0.0
+        windows.append(
+            WindowStats(
+                id=w.id, state=window_state(w, now), total=w.total, granted=w.granted,
+                opens_at=w.opens_at, closes_at=w.closes_at, first_grant_at=first, last_grant_at=last,
+                grants_per_second=round(w.granted / span, 1) if span > 0 else None,
+            )
+        )
+    drops = [
+        DropStats(
+            id=d.id, requested=d.requested, admitted=d.admitted, status="done" if d.status == "done" else "running",
+            created_at=d.created_at, finished_at=d.finished_at,
+        )
+        for d in await repo.recent_drops(session, limit)
+    ]
+    recent = await repo.grants_since(session, now - dt.timedelta(seconds=10))
+    return WaitlistStatsOut(
+        joined=joined, admitted=admitted, waiting=joined - admitted,
+        claims_per_second_last_10s=recent / 10, drops=drops, windows=windows,
+    )

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     # Access.
     default_invites: int = 5
+    # Bearer token of the operators' JSON endpoints (/api/v1/admin/…); unset turns them off.
+    operator_token: str | None = None
 
     # Background work in the serving process (the text-message worker); off runs API only.
     run_workers: bool = True

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import text
+
 from mitalk.access import service
 from mitalk.core.database import Database, unit_of_work, utcnow
 from mitalk.core.settings import Settings
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 10_000
 
 
 async def run_drop(
@@ -31,11 +33,15 @@ async def run_drop(
         on_start(started)
     if started.already_ran:
         return started
-    admitted, finished = started.admitted, False
+    admitted, finished, after = started.admitted, False, 0
     while not finished:
         async with unit_of_work(db) as session:
-            admitted, finished = await service.drop_batch(
-                session, settings, started.drop_id, batch_size, utcnow(), lock_rows=not db.is_sqlite
+            if not db.is_sqlite:
+                # A batch lost with an unflushed commit is simply done again on resume, so the
+                # drop need not wait for each commit to reach the disk.
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
+            admitted, finished, after = await service.drop_batch(
+                session, settings, started.drop_id, batch_size, utcnow(), after
             )
         if on_progress:
             on_progress(admitted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.access.models import (
@@ -19,6 +19,7 @@ from mitalk.access.models import (
     WaitlistEntry,
 )
 from mitalk.accounts.models import User
+from mitalk.core.database import UTCDateTime
 
 DEFAULT_PHASE = "internal"
 
@@ -208,21 +209,6 @@ async def waiting_total(session: AsyncSession) -> int:
         await session.execute(select(WaitlistCounters.joined, WaitlistCounters.admitted).where(WaitlistCounters.id == 1))
     ).one_or_none()
     return 0 if row is None else int(row[0] - row[1])
-
-
-async def head_of_waitlist(
-    session: AsyncSession, count: int, lock: bool
-) -> Sequence[tuple[int, str]]:
-    """The next ``count`` waiting entries in order (locked, skipping ones others hold, on PostgreSQL)."""
-    stmt = (
-        select(WaitlistEntry.seq, WaitlistEntry.user_id)
-        .where(WaitlistEntry.admitted_at.is_(None))
-        .order_by(WaitlistEntry.seq)
-        .limit(count)
-    )
-    if lock:
-        stmt = stmt.with_for_update(skip_locked=True)
-    return [(int(seq), uid) for seq, uid in (await session.execute(stmt)).all()]
 
 
 async def admit_entries(
@@ -444,3 +430,70 @@ async def counters(session: AsyncSession) -> tuple[int, int]:
         await session.execute(select(WaitlistCounters.joined, WaitlistCounters.admitted).where(WaitlistCounters.id == 1))
     ).one_or_none()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+async def admit_head(
+    session: AsyncSession, count: int, tag: str, via: str, invites: int, notice: str, now: dt.datetime,
+    after: int = 0,
+) -> tuple[int, int]:
+    """Admit the next ``count`` in line with set-based statements; returns how many.
+
+    The head of the line is a range of places, so the whole batch is three statements whatever
+    its size: mark the range admitted, activate its accounts, write its notices (server-side
+    INSERT … SELECT, no rows travel through Python). Entries in the range that someone else
+    admitted meanwhile are skipped by the ``admitted_at IS NULL`` re-check under the row lock.
+    ``after`` (a place known to be behind the head) lets the search skip the index entries of
+    people admitted earlier, which PostgreSQL keeps until it vacuums. Returns (admitted, last
+    place of the batch).
+    """
+    from mitalk.network.models import Notification
+
+    bounds = (
+        await session.execute(
+            select(func.min(WaitlistEntry.seq), func.max(WaitlistEntry.seq)).where(
+                WaitlistEntry.seq.in_(
+                    select(WaitlistEntry.seq)
+                    .where(WaitlistEntry.admitted_at.is_(None), WaitlistEntry.seq > after)
+                    .order_by(WaitlistEntry.seq)
+                    .limit(count)
+                    .scalar_subquery()
+                )
+            )
+        )
+    ).one()
+    if bounds[0] is None:
+        return 0, after
+    low, high = int(bounds[0]), int(bounds[1])
+    in_batch = (WaitlistEntry.seq >= low, WaitlistEntry.seq <= high)
+    result = await session.execute(
+        update(WaitlistEntry)
+        .where(*in_batch, WaitlistEntry.admitted_at.is_(None))
+        .values(admitted_at=now, admitted_by=tag)
+    )
+    admitted = int(result.rowcount)  # type: ignore[attr-defined]
+    if not admitted:
+        return 0, high
+    batch_users = select(WaitlistEntry.user_id).where(*in_batch, WaitlistEntry.admitted_by == tag)
+    await session.execute(
+        update(User)
+        .where(User.id.in_(batch_users), User.status == "waitlisted")
+        .values(status="active", admitted_via=via, activated_at=now, invites_left=invites)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        insert(Notification).from_select(
+            ["user_id", "kind", "dedupe_key", "body", "created_at", "sms_status", "sms_attempts", "sms_next_at"],
+            select(
+                WaitlistEntry.user_id,
+                literal("pass_granted"),
+                literal("pass:") + WaitlistEntry.user_id,
+                literal(notice),
+                literal(now, UTCDateTime),
+                literal("pending"),
+                literal(0),
+                literal(now, UTCDateTime),
+            ).where(*in_batch, WaitlistEntry.admitted_by == tag),
+        )
+    )
+    await bump_counters(session, admitted=admitted)
+    return admitted, high

@@ -275,9 +275,9 @@ async def begin_drop(
 
 async def drop_batch(
     session: AsyncSession, settings: Settings, drop_id: str, batch_size: int, now: dt.datetime,
-    lock_rows: bool,
-) -> tuple[int, bool]:
-    """Admit the next batch of a drop; returns (admitted so far, finished).
+    after: int = 0,
+) -> tuple[int, bool, int]:
+    """Admit the next batch of a drop; returns (admitted so far, finished, last place taken).
 
     The batch's admissions, notices and the drop's count commit together, so after a crash the
     drop resumes exactly where its last committed batch ended.
@@ -286,20 +286,25 @@ async def drop_batch(
     if drop is None:
         raise NotFound(f"No drop {drop_id}.")
     if drop.status == "done":
-        return drop.admitted, True
+        return drop.admitted, True, after
     wanted = min(batch_size, drop.requested - drop.admitted)
-    head = await repo.head_of_waitlist(session, wanted, lock=lock_rows) if wanted > 0 else []
-    user_ids = [uid for _, uid in head]
-    if head:
-        await repo.admit_entries(session, [seq for seq, _ in head], f"drop:{drop_id}", now)
-        await repo.activate_users(session, user_ids, "drop", settings.default_invites, now)
-        await notify_admitted(session, user_ids, now)
-    drop.admitted += len(head)
-    finished = drop.admitted >= drop.requested or len(head) < wanted
+    admitted, last = (
+        await repo.admit_head(
+            session, wanted, f"drop:{drop_id}", "drop", settings.default_invites, PASS_NOTICE, now, after
+        )
+        if wanted > 0
+        else (0, after)
+    )
+    drop.admitted += admitted
+    # A short batch means the line ran out, or (PostgreSQL) another drop took rows of this
+    # range while we waited for their locks: only an empty line ends the drop early.
+    finished = drop.admitted >= drop.requested or (
+        admitted < wanted and await repo.waiting_total(session) == 0
+    )
     if finished:
         drop.status, drop.finished_at = "done", now
     await session.flush()
-    return drop.admitted, finished
+    return drop.admitted, finished, last
 
 
 def window_state(window: PassWindow, now: dt.datetime) -> Literal["scheduled", "open", "sold_out", "closed"]:

@@ -31,6 +31,9 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("MITALK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 T = TypeVar("T")
+# Settings() reads the environment: no test starts a managed Janus unless it asks for one
+# (tests/media does, inside its own network namespace).
+os.environ.setdefault("MITALK_MEDIA", "off")
 DATABASES = [d for d in os.environ.get("MITALK_TEST_DATABASES", "sqlite,postgres").split(",") if d]
 
 
@@ -125,6 +128,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key",
         redis_url=None,
         run_workers=False,  # tests drive the workers themselves
+        media="off",  # tests/media runs a real Janus inside its own network namespace
     )
 
 

@@ -25,7 +25,11 @@ def free_port() -> int:
 def mitalk_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a mitalk process using ``data_dir`` (SQLite inside it by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITALK_")}
-    env.update({"MITALK_DATA_DIR": str(data_dir), "MITALK_SECRET_KEY": "live-test-key"}, **extra)
+    # No managed Janus unless a test asks for one (tests/media does, inside its namespace).
+    env.update(
+        {"MITALK_DATA_DIR": str(data_dir), "MITALK_SECRET_KEY": "live-test-key", "MITALK_MEDIA": "off"},
+        **extra,
+    )
     return env
 
 

@@ -60,6 +60,12 @@ CASES = [
     Case("POST", "/api/v1/rooms/{room_id}/remove", expect(401, 403, 403, 403), {"user_id": "someone"}),
     Case("POST", "/api/v1/rooms/{room_id}/invites", expect(401, 403, 403, 403), {"user_id": "someone"}),
     Case("GET", "/api/v1/rooms/{room_id}/moderation", expect(401, 403, 403, 403)),
+    # media: the actor is a listener, so never gets a seat on stage; these tests run with
+    # MITALK_MEDIA=off, so what a listener may do answers 503 media_unavailable after the checks
+    Case("POST", "/api/v1/rooms/{room_id}/media/offer", expect(401, 403, 403, 403), {"type": "offer", "sdp": "v=0"}),
+    Case("POST", "/api/v1/rooms/{room_id}/media/listen", expect(401, 403, 503, 503)),
+    Case("POST", "/api/v1/rooms/{room_id}/media/answer", expect(401, 403, 503, 503), {"type": "answer", "sdp": "v=0"}),
+    Case("DELETE", "/api/v1/rooms/{room_id}/media", expect(401, 403, 204, 204)),
     Case("POST", "/api/v1/rooms/{room_id}/end", expect(401, 403, 403, 403)),
     Case("POST", "/api/v1/rooms/{room_id}/leave", expect(401, 403, 204, 204)),
     Case("GET", "/api/v1/realtime/schemas", expect(200, 200, 200, 200)),

@@ -24,6 +24,7 @@ from mitalk.core.errors import install_error_handlers
 from mitalk.core.metrics import MetricsMiddleware
 from mitalk.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mitalk.core.settings import Settings, get_settings
+from mitalk.media.endpoints import router as media_router
 from mitalk.network.delivery import run_worker as run_sms_worker
 from mitalk.network.endpoints import router as network_router
 from mitalk.realtime.dependencies import make_bus
@@ -56,6 +57,12 @@ def create_app(
         await app.state.bus.start()
         app.state.claim_desk = make_claim_desk(app.state.db, settings, redis, clock)
         await app.state.claim_desk.start()
+        app.state.media = None
+        if settings.media == "managed":
+            from mitalk.media.coordinator import start_media
+
+            # Starts Janus and re-creates the stages of live rooms; fails loudly if it cannot.
+            app.state.media = await start_media(settings, app.state.db, app.state.bus)
         stop_workers = asyncio.Event()
         workers = []
         if settings.run_workers:
@@ -66,6 +73,8 @@ def create_app(
             stop_workers.set()
             await app.state.claim_desk.close()
             await asyncio.gather(*workers, return_exceptions=True)
+            if app.state.media is not None:
+                await app.state.media.stop()
             await app.state.bus.close()
             await app.state.db.dispose()
             if redis is not None:
@@ -86,14 +95,14 @@ def create_app(
     install_error_handlers(app)
     for router in (accounts_router, access_router, network_router):
         app.include_router(router, prefix=API_PREFIX)
-    for router in (rooms_router, realtime_router):
+    for router in (rooms_router, realtime_router, media_router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
-        """200 when this node can serve (database reachable), else 503 with the reason."""
+        """200 when this node can serve (database and media engine reachable), else 503 with why."""
         checks: dict[str, str] = {}
         try:
             async with request.app.state.db.engine.connect() as conn:
@@ -107,6 +116,8 @@ def create_app(
                 checks["redis"] = "ok"
             except Exception as exc:  # noqa: BLE001
                 checks["redis"] = f"unreachable: {type(exc).__name__}"
+        if getattr(request.app.state, "media", None) is not None:
+            checks["media"] = await request.app.state.media.health()
         healthy = all(v == "ok" for v in checks.values())
         body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
         if not healthy:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mitalk.core.database import Database, unit_of_work, utcnow
 from mitalk.core.errors import AppError
 from mitalk.core.settings import Settings, get_settings
+from mitalk.media.bot_cli import bot_app
 
 T = TypeVar("T")
 
@@ -30,6 +31,7 @@ admin_app.add_typer(staff_app, name="staff")
 admin_app.add_typer(invites_app, name="invites")
 admin_app.add_typer(passes_app, name="passes")
 admin_app.add_typer(waitlist_app, name="waitlist")
+app.add_typer(bot_app, name="bot")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -232,7 +234,7 @@ def invites_grant(
 def passes_drop(
     count: Annotated[int, typer.Argument(min=1, max=10_000_000, help="How many to admit.")],
     drop_id: Annotated[str | None, typer.Option("--id", help="Idempotency key: the same id never admits twice.")] = None,
-    batch: Annotated[int, typer.Option(min=1, max=100_000, help="People admitted per transaction.")] = 5000,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="People admitted per transaction.")] = 10_000,
 ) -> None:
     """Admit the next COUNT waitlisters in order; prints how many were admitted.
 

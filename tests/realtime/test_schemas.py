@@ -12,7 +12,7 @@ from rooms.kit import make_members, ok, open_room
 EVENT_NAMES = {
     "room.created", "room.participant_joined", "room.participant_left", "room.hand_raised",
     "room.hand_lowered", "room.role_changed", "room.muted", "room.unmuted", "room.removed",
-    "room.ended", "room.active_speaker",
+    "room.ended", "room.active_speaker", "room.media_reconnect",
 }
 
 

@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     room_event_buffer: int = 500  # events kept per room for clients that reconnect
     realtime_gap_timeout_seconds: float = 2.0  # wait this long for a missing event, then resync
 
-    # Media (Janus). The managed Janus offers media on this interface; default: the interface
+    # Media (Janus). "managed": the app starts, supervises and uses a local Janus (the
+    # embedded default); "off": no media at all (API-only nodes; media calls answer 503).
+    media: Literal["managed", "off"] = "managed"
+    # The managed Janus offers media on this interface; default: the interface
     # of the default route, else the first non-loopback interface that is up.
     media_interface: str | None = None
     janus_binary: str = "janus"

@@ -136,6 +136,19 @@ class ActiveSpeaker(EventBase):
     user_id: str | None
 
 
+class MediaReconnect(EventBase):
+    """Connect your audio again (offer or listen, as your role says): the media server restarted.
+
+    Emitted by the media layer once the room's stage exists again; ephemeral, no ``seq``.
+    (Role changes need no event of their own: ``room.role_changed`` for yourself means move
+    your audio, see docs/media.md.)
+    """
+
+    type: Literal["room.media_reconnect"] = "room.media_reconnect"
+    seq: None = None
+    reason: Literal["media_restarted"] = "media_restarted"
+
+
 RoomEvent = Annotated[
     RoomCreated
     | ParticipantJoined
@@ -147,7 +160,8 @@ RoomEvent = Annotated[
     | Unmuted
     | Removed
     | Ended
-    | ActiveSpeaker,
+    | ActiveSpeaker
+    | MediaReconnect,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[BaseModel], ...] = (
@@ -162,6 +176,7 @@ EVENT_TYPES: tuple[type[BaseModel], ...] = (
     Removed,
     Ended,
     ActiveSpeaker,
+    MediaReconnect,
 )
 room_event_adapter: TypeAdapter[RoomEvent] = TypeAdapter(RoomEvent)
 

@@ -1,0 +1,454 @@
+"""Rooms carry audio: the managed Janus, one stage per live room, and every seat on it.
+
+The coordinator is the only part of Mi Talk that talks to Janus on behalf of people. It
+
+- follows room events on the bus (``bus.subscribe(None)``): a created room gets a stage (an
+  AudioBridge room fanned out to a Streaming mountpoint, see ``stage.py``), an ended room loses
+  it, and a change to someone (left, removed, moved on or off stage, muted, unmuted) is applied
+  to their seat by re-reading their state from the database: *state-based*, so an event that
+  races with a signaling request can never leave Janus disagreeing with the database;
+- answers the signaling endpoints: a moderator or speaker sends an SDP offer and the service
+  joins AudioBridge for them with a one-time token, muted as the database says; anyone in the
+  room may listen on the mountpoint (receive-only). Clients never see a Janus session, handle,
+  token, pin or secret, and no client message ever reaches Janus: a muted participant cannot
+  unmute itself through ``configure`` (JANUS-NOTES.md), because only this service configures;
+- after every (re)start of Janus (supervisor ``on_ready``): re-creates the stages of live
+  rooms, destroys stages no live room owns (Janus keeps rooms after their session ends), and
+  publishes ``room.media_reconnect`` to every live room so clients connect their audio again.
+
+The coordinator only reads the database, in its own short read-only sessions (never inside a
+request's transaction: SQLite's write lock is held by that one).
+
+Seats (Janus handles) live in this process's memory and in this Janus's admin session: one
+API node owns the managed Janus. A pool of nodes would place rooms and route signaling to the
+owning node; that is not built yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mitalk.core.database import Database, utcnow
+from mitalk.core.errors import AppError, Conflict, Forbidden
+from mitalk.core.settings import Settings
+from mitalk.media import repository as repo
+from mitalk.media.janus_client import JanusClient, JanusError, JanusUnavailable, Json
+from mitalk.media.stage import Participant, StageManager, Viewer
+from mitalk.media.supervisor import JanusSupervisor, managed_janus
+from mitalk.realtime.bus import EventBus
+from mitalk.rooms import repository as rooms_repo
+from mitalk.rooms import service as rooms
+from mitalk.rooms.events import (
+    Ended,
+    EventBase,
+    MediaReconnect,
+    Muted,
+    ParticipantLeft,
+    Removed,
+    RoleChanged,
+    RoomCreated,
+    Unmuted,
+)
+
+log = logging.getLogger(__name__)
+
+# Janus ids are unsigned 64-bit, but JSON numbers are exact only up to 2**53 in browsers.
+_STAGE_ID_SPACE = 2**52 - 1
+
+
+class MediaUnavailable(AppError):
+    status, code = 503, "media_unavailable"
+    message = "The media server is not available right now; try again in a moment."
+
+
+class MediaRefused(AppError):
+    status, code = 422, "media_refused"
+    message = "The media server refused this session description."
+
+
+class ListenersCannotSpeak(Forbidden):
+    code = "listeners_cannot_speak"
+    message = "Listeners cannot send audio: listen instead, or ask to come on stage."
+
+
+class NoOfferToAnswer(Conflict):
+    code, message = "no_offer_to_answer", "Ask to listen first: there is no offer to answer."
+
+
+def check_place(place: repo.Place, *, on_stage: bool) -> None:
+    """Raise the rooms error that says why this person may not have (this kind of) audio."""
+    if not place.room_exists:
+        raise rooms.RoomNotFound()
+    if not place.room_live:
+        raise rooms.RoomEnded()
+    if place.presence == rooms_repo.REMOVED:
+        raise rooms.RemovedFromRoom()
+    if not place.present:
+        raise rooms.NotInRoom()
+    if on_stage and not place.on_stage:
+        raise ListenersCannotSpeak()
+
+
+def public_jsep(jsep: Json) -> Json:
+    """Only the type and SDP of a Janus JSEP go to clients."""
+    return {"type": str(jsep["type"]), "sdp": str(jsep["sdp"])}
+
+
+def stage_id_of(secret_key: bytes, room_id: str) -> int:
+    """A room's stage id: keyed, so nobody can predict it from the public room id."""
+    digest = hmac.new(secret_key, f"mitalk-room-stage:{room_id}".encode(), hashlib.sha256)
+    return int.from_bytes(digest.digest()[:8], "big") % _STAGE_ID_SPACE + 1
+
+
+@dataclass
+class Seat:
+    """One person's audio connection in one room, as Janus holds it for them."""
+
+    kind: Literal["stage", "audience"]
+    generation: int
+    participant: Participant | None = None
+    viewer: Viewer | None = None
+    token: str | None = None
+    muted: bool = True
+    started: bool = False
+
+
+class MediaCoordinator:
+    """Stages for live rooms and seats for people; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: EventBus,
+        supervisor: JanusSupervisor,
+    ) -> None:
+        self.settings, self.db, self.bus, self.supervisor = settings, db, bus, supervisor
+        config = supervisor.config
+        self.client = JanusClient(config.api_url, config.api_secret)
+        self.secret_key = settings.resolved_secret_key
+        self.stages = StageManager.from_config(self.client, config, self.secret_key)
+        self.generation = 0
+        self.seats: dict[tuple[str, str], Seat] = {}
+        self._stage_generation: dict[str, int] = {}  # room id -> generation its stage is in
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        self._seat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._consumer: asyncio.Task[None] | None = None
+        self.reconciled = asyncio.Event()  # set after each restart's re-creation (tests wait)
+
+    # Life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Follow room events, then start Janus (its ``on_ready`` re-creates live stages)."""
+        # Subscribed before Janus starts: nothing that happens meanwhile is missed.
+        self._consumer = asyncio.create_task(self._consume(), name="media-coordinator")
+        self.supervisor.on_ready(self._on_ready)
+        try:
+            await self.supervisor.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop following events, stop Janus (its rooms go with it)."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.seats.clear()
+        with contextlib.suppress(JanusError, JanusUnavailable):
+            await self.stages.close()
+        await self.supervisor.stop()
+        await self.client.aclose()
+
+    async def health(self) -> str:
+        """``ok`` when Janus answers, else why not (for /healthz)."""
+        if not self.supervisor.ready.is_set():
+            return "unreachable: janus is not running (restarting)"
+        try:
+            await self.client.post("", {"janus": "info"}, timeout=2.0)
+        except (JanusUnavailable, JanusError) as exc:
+            return f"unreachable: {type(exc).__name__}"
+        return "ok"
+
+    # Names ---------------------------------------------------------------------------------
+
+    def stage_id(self, room_id: str) -> int:
+        """The stage (AudioBridge room and mountpoint id) of a room, derived, never stored."""
+        return stage_id_of(self.secret_key, room_id)
+
+    def _room_lock(self, room_id: str) -> asyncio.Lock:
+        return self._room_locks.setdefault(room_id, asyncio.Lock())
+
+    def _seat_lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._seat_locks.setdefault(key, asyncio.Lock())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @contextlib.contextmanager
+    def _janus_errors(self) -> Iterator[None]:
+        """Janus trouble as API errors: unreachable is 503, a refusal 422."""
+        try:
+            yield
+        except JanusUnavailable as exc:
+            raise MediaUnavailable() from exc
+        except JanusError as exc:
+            if exc.code in (458, 459):  # Janus restarted under us
+                raise MediaUnavailable() from exc
+            log.info("janus refused a signaling request: %s", exc)
+            raise MediaRefused() from exc
+
+    def _require_ready(self) -> None:
+        if not self.supervisor.ready.is_set() or self.generation == 0:
+            raise MediaUnavailable()
+
+    # Stages --------------------------------------------------------------------------------
+
+    async def ensure_stage(self, room_id: str) -> None:
+        """Create the room's stage in the running Janus unless it is there (live rooms only)."""
+        async with self._room_lock(room_id):
+            generation = self.generation
+            if self._stage_generation.get(room_id) == generation:
+                return
+            # Read under the lock: a room that ended meanwhile must not get a stage back.
+            async with self.db.read_sessions() as session:
+                room = await rooms_repo.room_by_id(session, room_id)
+            if room is None or room.status != "live":
+                return
+            stage_id = self.stage_id(room_id)
+            try:
+                await self.stages.create_stage(stage_id)
+            except JanusError as exc:
+                # Left over (e.g. the service restarted, Janus did not): same secrets, so
+                # destroy it and start clean.
+                log.info("stage %s exists already (%s); re-creating it", stage_id, exc)
+                await self.stages.destroy_stage(stage_id)
+                await self.stages.create_stage(stage_id)
+            self._stage_generation[room_id] = generation
+
+    async def end_stage(self, room_id: str) -> None:
+        """The room ended: destroy its stage and forget its seats."""
+        async with self._room_lock(room_id):
+            self._stage_generation.pop(room_id, None)
+            try:
+                await self.stages.destroy_stage(self.stage_id(room_id))
+            except (JanusError, JanusUnavailable) as exc:
+                # Janus is down: the next reconcile destroys it (the room is no longer live).
+                log.warning("could not destroy the stage of ended room %s: %s", room_id, exc)
+        for key in [key for key in self.seats if key[0] == room_id]:
+            async with self._seat_lock(key):
+                seat = self.seats.pop(key, None)
+                if seat is not None:
+                    await self._release(seat, kick=False)
+            self._seat_locks.pop(key, None)
+        self._room_locks.pop(room_id, None)
+
+    async def _on_ready(self, generation: int) -> None:
+        """Janus (re)started and knows no rooms: rebuild, reconcile, tell clients to reconnect."""
+        self.reconciled.clear()
+        self.generation = generation
+        # Every seat belonged to the dead Janus: its handles are gone with it.
+        for key, seat in list(self.seats.items()):
+            if seat.generation < generation:
+                self.seats.pop(key, None)
+        async with self.db.read_sessions() as session:
+            live = await repo.live_room_ids(session)
+        for room_id in live:
+            try:
+                await self.ensure_stage(room_id)
+            except (JanusError, JanusUnavailable) as exc:
+                log.error("could not re-create the stage of room %s: %s", room_id, exc)
+        destroyed = await self.stages.reconcile(self.stage_id(r) for r in live)
+        if destroyed:
+            log.info("destroyed %d stages no live room owns: %s", len(destroyed), destroyed)
+        log.info("janus generation %d: %d live stages ready", generation, len(live))
+        for room_id in live:
+            await self.bus.publish(MediaReconnect(room_id=room_id, at=utcnow()))
+        self.reconciled.set()
+
+    # Events --------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            with self.bus.subscribe(None) as subscription:
+                while True:
+                    event = await subscription.get()
+                    if event is None:
+                        # Events were lost: rebuild from the database as after a restart,
+                        # except that Janus still holds the seats (sync each one instead).
+                        log.warning("media coordinator fell behind the event bus; resyncing")
+                        self._spawn(self._resync_everything())
+                        break
+                    self._dispatch(event)
+
+    def _dispatch(self, event: EventBase) -> None:
+        if isinstance(event, RoomCreated):
+            self._spawn(self._quietly(self.ensure_stage(event.room_id), event))
+        elif isinstance(event, Ended):
+            self._spawn(self._quietly(self.end_stage(event.room_id), event))
+        elif isinstance(event, ParticipantLeft | Removed | RoleChanged | Muted | Unmuted):
+            self._spawn(self._quietly(self.sync_seat(event.room_id, event.user_id), event))
+
+    async def _quietly(self, work: Coroutine[Any, Any, None], event: EventBase) -> None:
+        try:
+            await work
+        except (JanusError, JanusUnavailable) as exc:
+            # Janus down: its restart re-creates everything from the database.
+            log.warning("media could not apply %s to room %s: %s", event.type, event.room_id, exc)
+
+    async def _resync_everything(self) -> None:
+        async with self.db.read_sessions() as session:
+            live = set(await repo.live_room_ids(session))
+        for room_id in live:
+            await self.ensure_stage(room_id)
+        for room_id in set(self._stage_generation) - live:
+            await self.end_stage(room_id)
+        for room_id, user_id in list(self.seats):
+            await self.sync_seat(room_id, user_id)
+
+    async def sync_seat(self, room_id: str, user_id: str) -> None:
+        """Make someone's seat match the database: drop it, kick it off stage, (un)mute it."""
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            seat = self.seats.get(key)
+            if seat is None or seat.generation != self.generation:
+                return
+            async with self.db.read_sessions() as session:
+                place = await repo.place_of(session, room_id, user_id)
+            if seat.kind == "audience":
+                if not place.present:
+                    self.seats.pop(key, None)
+                    await self._release(seat, kick=False)
+                return
+            if not place.on_stage:
+                # Left, removed or moved to the audience: off the AudioBridge room now, and
+                # the token is dropped from `allowed` (a kick alone does not ban).
+                self.seats.pop(key, None)
+                await self._release(seat, kick=True)
+                return
+            if seat.muted != place.muted and seat.participant is not None:
+                stage_id = self.stage_id(room_id)
+                if place.muted:
+                    await self.stages.mute(stage_id, seat.participant.participant_id)
+                else:
+                    await self.stages.unmute(stage_id, seat.participant.participant_id)
+                seat.muted = place.muted
+
+    async def _release(self, seat: Seat, *, kick: bool) -> None:
+        """Take a seat away in Janus (best effort: a dead Janus has no seats anyway)."""
+        try:
+            if seat.participant is not None:
+                stage_id = seat.participant.stage_id
+                if kick:
+                    await self.stages.kick(stage_id, seat.participant.participant_id, seat.token)
+                elif seat.token is not None:
+                    with contextlib.suppress(JanusError):
+                        await self.stages.disallow(stage_id, [seat.token])
+                await self.stages.leave(seat.participant)
+            if seat.viewer is not None:
+                await self.stages.leave(seat.viewer)
+        except (JanusError, JanusUnavailable) as exc:
+            log.info("releasing a seat failed (janus gone?): %s", exc)
+
+    # Signaling -----------------------------------------------------------------------------
+
+    async def _place(self, room_id: str, user_id: str) -> repo.Place:
+        async with self.db.read_sessions() as session:
+            return await repo.place_of(session, room_id, user_id)
+
+    async def speak(self, room_id: str, user_id: str, offer: Json) -> tuple[Json, bool]:
+        """Join the stage with the caller's offer; return Janus's answer and the muted state."""
+        self._require_ready()
+        with self._janus_errors():
+            await self.ensure_stage(room_id)
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            # Read inside the lock: a mute committed before this read is applied at join; one
+            # committed after it reaches sync_seat, which waits for this lock.
+            place = await self._place(room_id, user_id)
+            check_place(place, on_stage=True)
+            stage_id = self.stage_id(room_id)
+            token = secrets.token_urlsafe(18)
+            with self._janus_errors():
+                await self.stages.allow(stage_id, [token])
+                try:
+                    participant = await self.stages.join(
+                        stage_id, token, {**offer, "trickle": False}, muted=place.muted
+                    )
+                except BaseException:
+                    with contextlib.suppress(JanusError, JanusUnavailable):
+                        await self.stages.disallow(stage_id, [token])
+                    raise
+            previous = self.seats.get(key)
+            self.seats[key] = Seat(
+                kind="stage",
+                generation=self.generation,
+                participant=participant,
+                token=token,
+                muted=place.muted,
+                started=True,
+            )
+            if previous is not None:
+                await self._release(previous, kick=previous.kind == "stage")
+        return public_jsep(participant.answer), place.muted
+
+    async def listen(self, room_id: str, user_id: str) -> Json:
+        """Start a receive-only seat on the mountpoint; return Janus's offer to answer."""
+        self._require_ready()
+        with self._janus_errors():
+            await self.ensure_stage(room_id)
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            check_place(await self._place(room_id, user_id), on_stage=False)
+            with self._janus_errors():
+                viewer = await self.stages.watch(self.stage_id(room_id))
+            previous = self.seats.get(key)
+            self.seats[key] = Seat(kind="audience", generation=self.generation, viewer=viewer)
+            if previous is not None:
+                await self._release(previous, kick=previous.kind == "stage")
+        return public_jsep(viewer.offer)
+
+    async def answer(self, room_id: str, user_id: str, answer: Json) -> None:
+        """Apply the listener's answer to the mountpoint's offer and start the stream."""
+        self._require_ready()
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            check_place(await self._place(room_id, user_id), on_stage=False)
+            seat = self.seats.get(key)
+            if seat is None or seat.viewer is None or seat.started:
+                raise NoOfferToAnswer()
+            with self._janus_errors():
+                await self.stages.start_viewer(seat.viewer, {**answer, "trickle": False})
+            seat.started = True
+
+    async def hang_up(self, room_id: str, user_id: str) -> None:
+        """Drop the caller's audio connection in this room, if any."""
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            seat = self.seats.pop(key, None)
+            if seat is not None:
+                await self._release(seat, kick=seat.kind == "stage")
+
+
+async def start_media(settings: Settings, db: Database, bus: EventBus) -> MediaCoordinator:
+    """Start the managed Janus and the coordinator of its stages (``MITALK_MEDIA=managed``)."""
+    coordinator = MediaCoordinator(settings, db, bus, managed_janus(settings))
+    await coordinator.start()
+    return coordinator

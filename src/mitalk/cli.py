@@ -93,6 +93,7 @@ def parse_time(raw: str | None, name: str) -> dt.datetime | None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (needs Redis, media off).")] = 1,
 ) -> None:
     """Run everything on this machine: migrate the database, then serve the API."""
     import uvicorn
@@ -104,6 +105,11 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     settings.ensure_data_dir()
+    if workers > 1 and not settings.redis_url:
+        # Claim desks, rate limits and events would each see only their own process.
+        fail("several workers share state through Redis: set MITALK_REDIS_URL", 2)
+    if workers > 1 and settings.media != "off":
+        fail("several workers cannot share one managed Janus yet: set MITALK_MEDIA=off", 2)
 
     async def migrate() -> None:
         db = Database(settings.resolved_database_url)
@@ -114,11 +120,14 @@ def serve(
 
     asyncio.run(migrate())
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if workers == 1 else "mitalk.app:create_app",
+        factory=workers > 1,
+        workers=workers,
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
         proxy_headers=True,
+        access_log=settings.log_level == "debug",
     )
 
 

@@ -306,6 +306,7 @@ class RedisClaimDesk:
         self._script = redis.register_script(_CLAIM_SCRIPT)
         self._window: PassWindow | None = None
         self._checked_at: dt.datetime | None = None
+        self._refresh_lock = asyncio.Lock()
         self._consumer_name = f"{socket.gethostname()}-{os.getpid()}"
         self._stop = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
@@ -323,12 +324,19 @@ class RedisClaimDesk:
         if self._consumer is not None:
             await asyncio.gather(self._consumer, return_exceptions=True)
 
+    def _fresh(self, now: dt.datetime) -> bool:
+        limit = WINDOW_REFRESH if self._window is not None else WINDOW_RECHECK
+        return self._checked_at is not None and now - self._checked_at < limit
+
     async def _current(self, now: dt.datetime) -> PassWindow | None:
         # Redis knows the remaining count; the database says which window is open and until when.
-        limit = WINDOW_REFRESH if self._window is not None else WINDOW_RECHECK
-        if self._checked_at is None or now - self._checked_at >= limit:
-            self._window = await _window_now(self.db, now)
-            self._checked_at = now
+        # One refresh at a time: without the lock every claim in flight re-reads it at once.
+        if self._fresh(now):
+            return self._window
+        async with self._refresh_lock:
+            if not self._fresh(now):
+                self._window = await _window_now(self.db, now)
+                self._checked_at = now
         return self._window
 
     async def claim(self, user: User, now: dt.datetime) -> Granted:

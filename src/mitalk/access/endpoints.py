@@ -124,8 +124,7 @@ async def claim_pass(request: Request, token: BearerToken, now: Now) -> ClaimOut
     deployment's claim desk (see ``mitalk.access.claims``), never holding a write transaction.
     """
     db: Database = request.app.state.db
-    async with db.read_sessions() as session:
-        account = await accounts_service.authenticate_readonly(session, token, now)
+    account = await accounts_service.authenticate_readonly(db, token, now)
     return ClaimOut(status=await request.app.state.claim_desk.claim(account, now))
 
 

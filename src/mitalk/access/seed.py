@@ -51,6 +51,16 @@ async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple
         await conn.execute(
             text("UPDATE waitlist_counters SET joined = joined + :n WHERE id = 1"), {"n": count}
         )
+    # Bulk loading leaves the planner without statistics, which a line that grew over weeks
+    # would have: gather them, as autovacuum would.
+    async with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE users"))
+            await conn.execute(text("ANALYZE waitlist"))
+        else:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
     return start, start + count - 1
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import AuthSession, LoginCode, User
+from mitalk.core.database import Database
 
 
 async def user_by_phone(session: AsyncSession, phone: str) -> User | None:
@@ -79,6 +80,28 @@ async def user_by_token_hash(session: AsyncSession, token_hash: str, now: dt.dat
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
     )
+
+
+async def account_by_token_hash(session: AsyncSession, token_hash: str, now: dt.datetime) -> tuple[str, str] | None:
+    """(id, status) of the account behind a live token: one light query for hot paths."""
+    row = (
+        await session.execute(
+            select(User.id, User.status)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def account_by_token_hash_inline(db: Database, token_hash: str, now: dt.datetime) -> tuple[str, str] | None:
+    """The same look-up on SQLite, inline (see ``Database.inline_read``)."""
+    row = db.inline_read(
+        "SELECT users.id, users.status FROM users JOIN sessions ON sessions.user_id = users.id "
+        "WHERE sessions.token_hash = :token_hash AND sessions.expires_at > :now",
+        {"token_hash": token_hash, "now": now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")},
+    )
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 async def delete_auth_session(session: AsyncSession, token_hash: str) -> None:

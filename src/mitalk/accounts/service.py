@@ -11,7 +11,7 @@ from mitalk.access import service as access
 from mitalk.accounts import repository as repo
 from mitalk.accounts.models import User
 from mitalk.accounts.sms import SmsSender
-from mitalk.core.database import after_commit
+from mitalk.core.database import Database, after_commit
 from mitalk.core.errors import AppError, NotAuthenticated, RateLimited
 from mitalk.core.security import codes_match, hash_code, hash_token, new_code, new_token
 from mitalk.core.settings import Settings
@@ -122,14 +122,19 @@ async def authenticate(
     return await access.refresh_admission(session, settings, user, now)
 
 
-async def authenticate_readonly(session: AsyncSession, token: str | None, now: dt.datetime) -> User:
+async def authenticate_readonly(db: Database, token: str | None, now: dt.datetime) -> User:
     """The account behind a bearer token, read without writing (hot paths such as claims)."""
     if not token:
         raise NotAuthenticated()
-    user = await repo.user_by_token_hash(session, hash_token(token), now)
-    if user is None:
+    if db.is_sqlite:
+        found = repo.account_by_token_hash_inline(db, hash_token(token), now)
+    else:
+        async with db.read_sessions() as session:
+            found = await repo.account_by_token_hash(session, hash_token(token), now)
+    if found is None:
         raise NotAuthenticated("This session has ended or the token is wrong. Sign in again.")
-    return user
+    # A detached account with what the hot path needs (id, status); not loaded through the ORM.
+    return User(id=found[0], status=found[1])
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -42,7 +41,7 @@ from sqlalchemy import text
 
 from mitalk.access import service as access
 from mitalk.access.drops import run_drop
-from mitalk.access.seed import seed_waitlist
+from mitalk.access.seed import seed_sessions, seed_waitlist
 from mitalk.core.database import Database, unit_of_work, utcnow
 from mitalk.core.migrate import upgrade
 from mitalk.core.settings import Settings
@@ -70,29 +69,7 @@ async def reset_database(url: str) -> Database:
 
 async def give_tokens(db: Database, first: int, count: int, path: Path) -> None:
     """Session tokens for waitlisters at places first..first+count-1, written one per line."""
-    tokens = [f"rush-{first + i}-{os.urandom(8).hex()}" for i in range(count)]
-    expires = (utcnow() + dt.timedelta(days=1)).replace(tzinfo=None)
-    created = utcnow().replace(tzinfo=None)
-    rows = [
-        (f"rs{first + i:022d}", f"seed{first + i:020d}", hashlib.sha256(t.encode()).hexdigest(), created, expires)
-        for i, t in enumerate(tokens)
-    ]
-    async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            await conn.exec_driver_sql(
-                "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)", rows
-            )
-        else:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            await raw.copy_records_to_table(
-                "sessions", records=rows, columns=["id", "user_id", "token_hash", "created_at", "expires_at"]
-            )
-    path.write_text("\n".join(tokens) + "\n")
-    if not db.is_sqlite:
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("ANALYZE sessions"))
+    path.write_text("\n".join(await seed_sessions(db, first, count)) + "\n")
 
 
 def start_server(url: str, redis: str | None, workers: int, port: int, data: Path) -> subprocess.Popen[bytes]:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 
 from mitalk import __version__
@@ -48,7 +48,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_data_dir()
         app.state.db = Database(settings.resolved_database_url)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        # A blocking pool: in a rush, requests queue for a connection instead of failing.
+        redis = (
+            Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=10))
+            if settings.redis_url
+            else None
+        )
         app.state.redis = redis
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app.state.rate_limiter = limiter

@@ -7,6 +7,10 @@ line, and the line's totals are kept in step, so everything else sees an ordinar
 from __future__ import annotations
 
 
+import datetime as dt
+import hashlib
+import os
+
 from sqlalchemy import text
 
 from mitalk.core.database import Database, utcnow
@@ -64,3 +68,30 @@ async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple
     return start, start + count - 1
 
 
+
+
+async def seed_sessions(db: Database, first: int, count: int) -> list[str]:
+    """Sign in the synthetic accounts at places first…first+count-1; returns their tokens."""
+    tokens = [f"seed-{first + i}-{os.urandom(8).hex()}" for i in range(count)]
+    created = utcnow().replace(tzinfo=None)
+    expires = created + dt.timedelta(days=1)
+    rows = [
+        (f"ss{first + i:022d}", f"seed{first + i:020d}", hashlib.sha256(t.encode()).hexdigest(), created, expires)
+        for i, t in enumerate(tokens)
+    ]
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            await conn.exec_driver_sql(
+                "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)", rows
+            )
+        else:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.copy_records_to_table(
+                "sessions", records=rows, columns=["id", "user_id", "token_hash", "created_at", "expires_at"]
+            )
+    async with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE sessions"))
+    return tokens

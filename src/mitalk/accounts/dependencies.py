@@ -15,7 +15,7 @@ from mitalk.core.errors import NotActive
 bearer = HTTPBearer(auto_error=False, description="The token from POST /api/v1/auth/verify.")
 
 
-def bearer_token(
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str | None:
     """The bearer token of the request, if any."""

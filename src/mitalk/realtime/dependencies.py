@@ -20,7 +20,7 @@ def make_bus(settings: Settings, redis: Redis | None) -> EventBus:
     return MemoryEventBus(buffer_size=settings.room_event_buffer)
 
 
-def get_bus(request: Request) -> EventBus:
+async def get_bus(request: Request) -> EventBus:
     """The app's event bus."""
     bus: EventBus = request.app.state.bus
     return bus

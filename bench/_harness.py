@@ -9,10 +9,11 @@ exception, Ctrl-C (asyncio cancels the main task) and SIGTERM (handled the same 
 namespace left by a SIGKILLed run is removed by the next run (its pid is in the name).
 
 Routes: a benchmark never signals by itself; it hands a bot (``AudioPeer``) to a ``Route``'s
-``join_speaker`` / ``join_listener`` and gets back a coroutine function that leaves again. Today
-the routes call ``StageManager`` (AudioBridge, Streaming) or connect two peers directly; a route
-through Mi Talk's REST/WebSocket API (``mitalk bot``) can be dropped in without touching the
-measurements.
+``join_speaker`` / ``join_listener`` and gets back a coroutine function that leaves again. The
+server route goes through a real ``mitalk serve`` started in the namespace (``mitalk_server``):
+REST + the room WebSocket + the /media endpoints, driven by ``mitalk.media.roombot.RoomBot``
+(what ``mitalk bot`` runs), with the server's own managed Janus. The other routes call
+``StageManager`` on a Janus started here (AudioBridge, Streaming) or connect two peers directly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import itertools
+import json
 import os
 import re
 import secrets
@@ -36,12 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import numpy as np
+from aiortc import RTCPeerConnection
 
 from mitalk.media.audio import Pcm, first_above
 from mitalk.media.bots import AudioPeer
 from mitalk.media.janus_client import JanusClient
 from mitalk.media.janus_config import write_janus_config
+from mitalk.media.roombot import BotError, RoomBot
 from mitalk.media.stage import Participant, StageManager, Viewer
 from mitalk.media.supervisor import JanusSupervisor
 
@@ -173,26 +179,20 @@ class JanusStack:
 async def janus_stack(event_loops: int | None = None) -> AsyncIterator[JanusStack]:
     """Start a Janus like ``mitalk serve`` would (generated locked-down config) in the netns.
 
-    ``event_loops`` is an experiment, not what ``mitalk serve`` runs: it adds Janus's
-    ``general.event_loops`` (a fixed pool of media threads shared by all handles instead of
-    one thread per handle) to the generated janus.jcfg.
+    ``event_loops`` overrides Janus's ``general.event_loops`` (the size of the shared pool of
+    media threads; 0 = one thread per handle, Janus's own default) for experiments; ``None``
+    keeps what ``mitalk serve`` generates (see ``write_janus_config``).
     """
     with tempfile.TemporaryDirectory(prefix="mitalk-bench-janus-") as folder:
+        loops: dict[str, Any] = {} if event_loops is None else {"event_loops": event_loops}
         config = write_janus_config(
             Path(folder),
             api_port=8188,  # The namespace's own loopback: no clash with a host Janus.
             rtp_port_range="20000-29999",
             media_interface=MEDIA_INTERFACE,
             debug_level=3,  # Warnings only: per-event logging would add to Janus's CPU.
+            **loops,
         )
-        if event_loops is not None:
-            core = config.folder / "janus.jcfg"
-            text = core.read_text()
-            if "general: {" not in text:
-                raise BenchError("unexpected janus.jcfg layout: cannot add event_loops")
-            core.write_text(
-                text.replace("general: {", f"general: {{\n  event_loops = {event_loops}", 1)
-            )
         supervisor = JanusSupervisor(config)
         await supervisor.start()
         client = JanusClient(config.api_url, config.api_secret)
@@ -232,6 +232,9 @@ class Route:
     name: str
     join_speaker: Callable[[AudioPeer], Awaitable[Leave]]
     join_listener: Callable[[AudioPeer], Awaitable[Leave]]
+    # When the listener's join request left, if the route knows (the server route: POST
+    # /rooms/{id}/join); otherwise a join is timed from the start of ``join_listener``.
+    join_requested_at: Callable[[AudioPeer], float | None] = lambda _peer: None
 
 
 async def _nothing() -> None:
@@ -296,6 +299,223 @@ def direct_route() -> Route:
         return _nothing
 
     return Route("direct aiortc -> aiortc", join_speaker, join_listener)
+
+
+# Through Mi Talk's server --------------------------------------------------------------------
+
+SERVER_PORT = 8000  # On the namespace's loopback: nothing else listens there.
+SERVER_JANUS_API_PORT = 8188
+SERVER_RTP_PORT_RANGE = "20000-29999"
+SERVER_START_TIMEOUT = 60.0
+
+
+@dataclass
+class MitalkServer:
+    """A running ``mitalk serve`` (with its managed Janus) inside the namespace."""
+
+    base: str
+    data_dir: Path
+
+    @property
+    def janus_pid(self) -> int:
+        """Pid of the server's Janus (the supervisor writes it next to the generated config)."""
+        return int((self.data_dir / "janus" / "janus.pid").read_text().strip())
+
+    async def sign_in(self) -> str:
+        """Sign a new member in with the SMS code from the console outbox; their token."""
+        phone = f"+49151{secrets.randbelow(10**8):08d}"
+        async with httpx.AsyncClient(base_url=self.base, trust_env=False, timeout=20) as http:
+            sent = await http.post("/api/v1/auth/code", json={"phone": phone})
+            if sent.status_code != 202:
+                raise BenchError(f"auth/code answered {sent.status_code}: {sent.text[:200]}")
+            code = None
+            for line in reversed((self.data_dir / "sms-outbox.jsonl").read_text().splitlines()):
+                message = json.loads(line)
+                if message["to"] == phone:
+                    found = re.search(r"\b(\d{6})\b", message["body"])
+                    code = found.group(1) if found else None
+                    break
+            if code is None:
+                raise BenchError("no sign-in code for the bench's phone in the SMS outbox")
+            verified = await http.post("/api/v1/auth/verify", json={"phone": phone, "code": code})
+            if verified.status_code != 200:
+                raise BenchError(f"auth/verify answered {verified.status_code}")
+            body = verified.json()
+        if body["account"]["status"] != "active":
+            raise BenchError(f"signed-in account is {body['account']['status']}, not active")
+        return str(body["token"])
+
+    async def open_room(self, token: str) -> str:
+        """Create a live room as ``token``'s account (its moderator); the room's id."""
+        async with httpx.AsyncClient(
+            base_url=self.base,
+            trust_env=False,
+            timeout=20,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:
+            response = await http.post("/api/v1/rooms", json={"title": "Latency bench"})
+        if response.status_code != 201:
+            raise BenchError(f"creating a room answered {response.status_code}")
+        return str(response.json()["id"])
+
+
+def _server_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MITALK_")}
+    env |= {
+        "MITALK_DATA_DIR": str(data_dir),  # SQLite inside, console SMS outbox inside.
+        "MITALK_SECRET_KEY": secrets.token_urlsafe(32),
+        "MITALK_MEDIA": "managed",
+        "MITALK_MEDIA_INTERFACE": MEDIA_INTERFACE,
+        "MITALK_JANUS_API_PORT": str(SERVER_JANUS_API_PORT),
+        "MITALK_JANUS_RTP_PORT_RANGE": SERVER_RTP_PORT_RANGE,
+    }
+    return env
+
+
+async def _stop_process(process: asyncio.subprocess.Process, timeout: float) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def mitalk_server() -> AsyncIterator[MitalkServer]:
+    """``mitalk serve`` (SQLite, managed Janus, open phase) in the namespace, until the end.
+
+    A child of the main thread, hence inside the namespace; so are its Janus and every bot.
+    It gets SIGTERM when the benchmark leaves this block however it leaves (and, through
+    ``setpriv --pdeathsig``, when the benchmark dies); on SIGTERM the server stops its Janus,
+    which also has the server as its parent-death signal.
+    """
+    setpriv = shutil.which("setpriv")
+    with tempfile.TemporaryDirectory(prefix="mitalk-bench-serve-") as folder:
+        data_dir = Path(folder) / "data"
+        env = _server_env(data_dir)
+        opened = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mitalk", "admin", "phase", "open",
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await opened.communicate()
+        if opened.returncode != 0:
+            raise BenchError(f"mitalk admin phase open failed: {output.decode()[-500:]}")
+        log_path = Path(folder) / "serve.log"
+        command = [sys.executable, "-m", "mitalk", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(SERVER_PORT)]
+        if setpriv:
+            command = [setpriv, "--pdeathsig", "TERM", "--", *command]
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                *command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the benchmark, which stops it.
+            )  # fmt: skip
+        server = MitalkServer(f"http://127.0.0.1:{SERVER_PORT}", data_dir)
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            async with httpx.AsyncClient(base_url=server.base, trust_env=False) as http:
+                while True:  # /healthz is 503 until the managed Janus answers.
+                    if process.returncode is not None:
+                        raise BenchError(f"mitalk serve exited with {process.returncode}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get("/healthz", timeout=2)).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"mitalk serve not healthy in {SERVER_START_TIMEOUT} s")
+                    await asyncio.sleep(0.1)
+            yield server
+        except Exception:  # A failure, not Ctrl-C or the time limit: show what it said.
+            for name, path in (
+                ("serve.log", log_path),
+                ("janus.log", data_dir / "janus" / "janus.log"),
+            ):
+                if path.exists():
+                    tail = path.read_text(errors="replace").splitlines()[-15:]
+                    print(f"--- {name} (tail) ---", *tail, sep="\n", file=sys.stderr)
+            raise
+        finally:
+            await _stop_process(process, 15.0)
+
+
+def _one_connection_of(peer: AudioPeer) -> Callable[[], RTCPeerConnection]:
+    """RoomBot's connection factory: the peer's own connection, once (no reconnects here)."""
+    used = False
+
+    def make() -> RTCPeerConnection:
+        nonlocal used
+        if used:
+            raise BenchError("the bot was asked to reconnect its audio (Janus restarted?)")
+        used = True
+        return peer.pc
+
+    return make
+
+
+async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
+    """Through Mi Talk: every join is a ``RoomBot`` (REST, room WebSocket, /media endpoints).
+
+    ``join_speaker`` opens a new room as the host (its moderator, on stage, unmuted) and
+    connects the host's audio with ``POST …/media/offer`` (AudioBridge participant);
+    ``join_listener`` joins the newest room as a listener (``POST …/join``, then ``/listen``
+    and ``/answer``: a Streaming viewer). Leaving is the bot's own ``close`` (``DELETE
+    …/media``, ``POST …/leave``); the host leaving ends the room and the server destroys its
+    stage. Accounts are signed in once, up front (``listeners`` of them, taken in turn).
+    """
+    host = await server.sign_in()
+    audience = itertools.cycle([await server.sign_in() for _ in range(listeners)])
+    rooms: list[str] = []
+    bots: dict[int, RoomBot] = {}
+
+    async def start(bot: RoomBot, peer: AudioPeer) -> Leave:
+        bots[id(peer)] = bot
+        try:
+            await bot.start()
+        except BotError as exc:
+            await bot.close()
+            raise BenchError(f"the server refused the bot: {exc}") from exc
+        except BaseException:
+            await bot.close()
+            raise
+        return bot.close
+
+    async def join_speaker(peer: AudioPeer) -> Leave:
+        rooms.append(await server.open_room(host))
+        source = peer.source
+        if source is None:
+            raise BenchError("a speaker needs a source")
+        bot = RoomBot(
+            server.base,
+            host,
+            rooms[-1],
+            source=lambda: source,
+            unmute_on_stage=True,
+            peer_connection=_one_connection_of(peer),
+        )
+        return await start(bot, peer)
+
+    async def join_listener(peer: AudioPeer) -> Leave:
+        if not rooms:
+            raise BenchError("server route: join a speaker (open a room) first")
+        bot = RoomBot(
+            server.base, next(audience), rooms[-1], peer_connection=_one_connection_of(peer)
+        )
+        return await start(bot, peer)
+
+    def join_requested_at(peer: AudioPeer) -> float | None:
+        bot = bots.get(id(peer))
+        return bot.join_requested_at if bot is not None else None
+
+    return Route(
+        "Mi Talk server (Streaming listener)",
+        join_speaker,
+        join_listener,
+        join_requested_at,
+    )
 
 
 # Sound onsets ------------------------------------------------------------------------------

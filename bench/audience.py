@@ -263,7 +263,8 @@ def main() -> None:
         "--event-loops",
         type=int,
         metavar="N",
-        help="experiment: run Janus with general.event_loops = N (not what mitalk serve runs)",
+        help="experiment: run Janus with general.event_loops = N instead of the generated "
+        "config's 2 (0 = a thread per handle, Janus's own default)",
     )
     args = parser.parse_args()
     try:

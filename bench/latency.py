@@ -1,4 +1,4 @@
-"""Mouth-to-ear latency bot to bot, through Janus and directly, and join-to-first-audio.
+"""Mouth-to-ear latency bot to bot, through the Mi Talk server and directly, and join-to-first-audio.
 
 Run as root (it creates a network namespace):  .venv/bin/python bench/latency.py [--path ...]
 
@@ -15,16 +15,25 @@ This is app-to-app time: it includes Opus encode/decode, RTP/SRTP, the network (
 and every jitter buffer, but neither a sound card's capture framing nor its playout buffer.
 The same bots measure three legs, one after the other, so their costs cancel in the ratio:
 
-- through Janus: speaker -> AudioBridge room -> listener that is a room participant (receiving
-  the mix), or with ``--path streaming`` -> rtp_forward -> Streaming mountpoint -> viewer;
+- through the server (default, ``--path server``): a real ``mitalk serve`` runs in the
+  namespace with its managed Janus; the speaker signs in, creates a room (its moderator) and
+  connects its audio with ``POST /rooms/{id}/media/offer`` (AudioBridge); the listener signs
+  in, joins the room (``POST /rooms/{id}/join``, the room WebSocket) and connects with
+  ``/media/listen`` + ``/media/answer`` (Streaming viewer fed by the room's rtp_forward).
+  Signaling is ``mitalk.media.roombot.RoomBot``'s, what ``mitalk bot`` runs;
+- or, without the server (``--path audiobridge|streaming``), the bots join a Janus started
+  here through ``StageManager``: speaker -> AudioBridge room -> listener that is a room
+  participant (receiving the mix), or -> rtp_forward -> Streaming mountpoint -> viewer;
 - directly: the same two bots connected to each other with no server;
 - join-to-first-audio: a speaker plays a steady tone; a new listener joins ``--joins`` times,
-  timed from the start of its join (creating its peer and offer, the signaling round trip) to
-  the first decoded frame above -45 dBFS.
+  timed to the first decoded frame above -45 dBFS from the listener's join request to the
+  server (``POST /rooms/{id}/join``; it then opens the room WebSocket, asks to listen, answers,
+  connects ICE + DTLS), or without the server from the start of its join (creating its peer and
+  offer, the signaling round trip).
 
 Janus runs with the generated config of ``mitalk serve`` and the room's
 ``default_prebuffering = 2`` (StageManager's default). Bots are connected through a ``Route``
-(see _harness.py), so the Janus legs can later go through Mi Talk's own API unchanged.
+(see _harness.py); the measurements never signal by themselves.
 
 Ends with one JSON line: p50_ms, p95_ms, direct_p50_ms, ratio (= p50_ms / direct_p50_ms),
 join_to_audio_p50_ms. Targets: p50 <= 150 ms, ratio <= 1.7, join-to-audio p50 <= 500 ms.
@@ -40,6 +49,7 @@ import time
 from dataclasses import dataclass, field
 
 from _harness import (
+    SERVER_START_TIMEOUT,
     BenchError,
     OnsetDetector,
     Route,
@@ -48,10 +58,12 @@ from _harness import (
     janus_stack,
     match_onsets,
     median,
+    mitalk_server,
     new_stage_id,
     percentile,
     progress,
     run,
+    server_route,
     streaming_route,
     wait_until,
 )
@@ -89,10 +101,10 @@ class LatencyResult:
 
 @dataclass
 class JoinResult:
-    """Per-join timings in milliseconds, all from the start of the join."""
+    """Per-join timings in milliseconds, all from the join request (see measure_joins)."""
 
     route: str
-    signaled_ms: list[float] = field(default_factory=list)  # Offer/answer done.
+    signaled_ms: list[float] = field(default_factory=list)  # Join, offer/answer done.
     connected_ms: list[float] = field(default_factory=list)  # ICE + DTLS up.
     first_audio_ms: list[float] = field(default_factory=list)
 
@@ -178,6 +190,7 @@ async def measure_joins(route: Route, joins: int) -> JoinResult:
         for _ in range(joins):
             start = time.monotonic()
             # The peer is created inside the timed section: a real client builds it on "join".
+            # A route that knows when the join request left (the server's) times from there.
             listener = AudioPeer()
             connected: list[float] = []
 
@@ -190,6 +203,7 @@ async def measure_joins(route: Route, joins: int) -> JoinResult:
             try:
                 leave = await route.join_listener(listener)
                 signaled = time.monotonic()
+                start = route.join_requested_at(listener) or start
                 await asyncio.wait_for(listener.recorder.got_sound.wait(), CONNECT_TIMEOUT)
                 first_sound = listener.recorder.first_sound_at
                 assert first_sound is not None
@@ -214,7 +228,22 @@ class Report:
     joins: JoinResult
 
 
+async def bench_server(args: argparse.Namespace) -> Report:
+    """Speaker and listeners through a real ``mitalk serve`` in the namespace."""
+    progress("starting mitalk serve (and its Janus) in the namespace")
+    async with mitalk_server() as server:
+        route = await server_route(server)
+        # Server first, then direct, then joins: each leg alone on the CPU.
+        through_server = await measure_latency(route, args.bursts, args.period, args.connections)
+        direct = await measure_latency(direct_route(), args.bursts, args.period, args.connections)
+        joins = await measure_joins(route, args.joins)
+        progress("stopping mitalk serve")
+    return Report(through_server, direct, joins)
+
+
 async def bench(args: argparse.Namespace) -> Report:
+    if args.path == "server":
+        return await bench_server(args)
     async with janus_stack(args.event_loops) as janus:
         stages = janus.stages
         # Read by create_stage (the room's default_prebuffering); 2 unless experimenting.
@@ -271,13 +300,14 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
             )
     print("  * median peak amplitude heard; bursts are sent at 16384 (-6 dBFS)")
     ratio = report.janus.p50 / report.direct.p50
-    print(f"{'ratio (Janus p50 / direct p50)':40} {ratio:>25.2f}")
+    print(f"{'ratio (' + args.path + ' p50 / direct p50)':40} {ratio:>25.2f}")
     joins = report.joins
     print()
-    print(f"join to first audio, {joins.route} ({len(joins.first_audio_ms)} joins)")
+    since = "POST /rooms/{id}/join" if args.path == "server" else "start of the join"
+    print(f"join to first audio, {joins.route} ({len(joins.first_audio_ms)} joins), from {since}")
     print(f"{'stage':40} {'p50 ms':>8} {'p95 ms':>8} {'max':>7}")
     for label, values in (
-        ("offer/answer done", joins.signaled_ms),
+        ("joined, offer/answer done", joins.signaled_ms),
         ("ICE + DTLS connected", joins.connected_ms),
         ("first decoded audio > -45 dBFS", joins.first_audio_ms),
     ):
@@ -309,9 +339,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--path",
-        choices=("audiobridge", "streaming"),
-        default="audiobridge",
-        help="Janus leg: AudioBridge participant (default) or Streaming viewer via rtp_forward",
+        choices=("server", "audiobridge", "streaming"),
+        default="server",
+        help="leg measured against direct: through a real mitalk serve (default; the listener "
+        "is a Streaming viewer), or straight to a Janus started here, listener as AudioBridge "
+        "participant or Streaming viewer via rtp_forward",
     )
     parser.add_argument("--bursts", type=int, default=40, help="bursts per leg (default 40)")
     parser.add_argument(
@@ -321,7 +353,8 @@ def main() -> None:
         "--prebuffering",
         type=int,
         default=2,
-        help="AudioBridge default_prebuffering in packets (default 2, as Mi Talk configures)",
+        help="AudioBridge default_prebuffering in packets (default 2, as Mi Talk configures; "
+        "other values only without the server)",
     )
     parser.add_argument("--joins", type=int, default=10, help="listener joins (default 10)")
     parser.add_argument(
@@ -335,9 +368,14 @@ def main() -> None:
         "--event-loops",
         type=int,
         metavar="N",
-        help="experiment: run Janus with general.event_loops = N (not what mitalk serve runs)",
+        help="experiment: run Janus with general.event_loops = N instead of the generated "
+        "config's (only without the server)",
     )
     args = parser.parse_args()
+    if args.path == "server" and (args.prebuffering != 2 or args.event_loops is not None):
+        parser.error(
+            "--prebuffering and --event-loops are experiments on --path audiobridge|streaming"
+        )
     if not 5 <= args.bursts <= 500 or not 3 <= args.joins <= 100:
         parser.error("--bursts must be 5..500 and --joins 3..100")
     if not 1 <= args.connections <= min(args.bursts, 20):
@@ -350,6 +388,7 @@ def main() -> None:
         2 * (args.bursts * args.period + args.connections * per_connection)
         + args.joins * (CONNECT_TIMEOUT + 1)
         + 60
+        + (SERVER_START_TIMEOUT + 20 if args.path == "server" else 0)
     )
     report = run(lambda: bench(args), limit)
     print_report(report, args)

@@ -81,6 +81,12 @@ async def test_plugins_demand_their_admin_keys(janus_client: JanusClient) -> Non
         await session.destroy()
 
 
+def test_media_threads_are_a_shared_pool(janus_config: JanusConfig) -> None:
+    # event_loops = 2: two media threads for every handle, not one thread per listener.
+    jcfg = (janus_config.folder / "janus.jcfg").read_text()
+    assert re.search(r"^\tevent_loops = 2$", jcfg, re.MULTILINE)
+
+
 def test_config_files_are_private(janus_config: JanusConfig) -> None:
     assert stat.S_IMODE(janus_config.folder.stat().st_mode) == 0o700
     for path in janus_config.folder.glob("*.jcfg"):

@@ -102,6 +102,7 @@ class RoomBot:
         raise_hand: bool = False,
         send_as_listener: bool = False,
         media_retry_seconds: float = 10.0,
+        peer_connection: Callable[[], RTCPeerConnection] | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.token, self.room_id = token, room_id
@@ -113,6 +114,9 @@ class RoomBot:
         # Misbehaving on purpose (tests): put the source into a listener's answer too.
         self.send_as_listener = send_as_listener
         self.media_retry_seconds = media_retry_seconds
+        # Who builds each audio connection: by default the bot, recording into ``timeline``; a
+        # caller that reads the received track itself (bench/latency.py) passes a factory.
+        self.peer_connection = peer_connection
         self.http = httpx.AsyncClient(
             base_url=self.server,
             headers={"Authorization": f"Bearer {token}"},
@@ -121,6 +125,7 @@ class RoomBot:
         )
         self.timeline = Timeline()
         self.user_id = ""
+        self.join_requested_at: float | None = None  # time.monotonic() of POST …/join
         self.role: str | None = None
         self.muted = True
         self.pc: RTCPeerConnection | None = None
@@ -158,6 +163,7 @@ class RoomBot:
         """Join the room, follow its events and connect audio as the role says."""
         me = await self.call("GET", "/me")
         self.user_id = me["id"]
+        self.join_requested_at = time.monotonic()
         room = await self.call("POST", f"{self.room_path}/join")
         self._apply_room(room)
         ws_url = self.server.replace("http", "ws", 1) + f"/api/v1{self.room_path}/ws"
@@ -269,7 +275,7 @@ class RoomBot:
 
     async def _connect_once(self) -> None:
         self.media_ready.clear()
-        pc = self._new_pc()
+        pc = self.peer_connection() if self.peer_connection is not None else self._new_pc()
         try:
             if self.role in ("moderator", "speaker"):
                 await self._speak(pc)

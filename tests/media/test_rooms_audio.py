@@ -7,24 +7,33 @@ they record is checked for the tone each sender plays.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import json
 import os
 import signal
 import time
 from asyncio.subprocess import PIPE
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from live import MITALK, live_server, mitalk_env, run_cli
 from mitalk.media.audio import dominant_frequency, read_wav, sounding_fraction, tone, write_wav
+from mitalk.media.coordinator import ACTIVE_SPEAKER_MIN_INTERVAL
 
 from .conftest import Netns
 from .served import (
     JANUS_API_PORT,
     RTP_PORT_RANGE,
     WAIT,
+    Person,
     Served,
     heard_next,
     hears_tone,
@@ -229,6 +238,94 @@ async def test_removed_person_cannot_rejoin_by_api_or_media(served: Served) -> N
     finally:
         for bot in (moderator, speaker, witness):
             await bot.close(leave=bot is not speaker)
+
+
+class _SpeakerEvents:
+    """The ``room.active_speaker`` events one person's room WebSocket receives."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._new = asyncio.Queue[dict[str, Any]]()
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.seen.append(event)
+        self._new.put_nowait(event)
+
+    async def next(self, user_id: str | None, timeout: float = 15.0) -> dict[str, Any]:
+        """Wait for an event naming ``user_id`` (None: nobody talks), skipping others."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self._new.get()
+                if event["user_id"] == user_id:
+                    return event
+
+
+@asynccontextmanager
+async def _active_speakers(
+    served: Served, who: Person, room_id: str
+) -> AsyncIterator[_SpeakerEvents]:
+    url = served.base.replace("http", "ws", 1) + f"/api/v1/rooms/{room_id}/ws"
+    events = _SpeakerEvents()
+    async with websockets.connect(url, additional_headers=who.headers, open_timeout=20) as ws:
+
+        async def read() -> None:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "room.active_speaker":
+                    assert message["seq"] is None
+                    events.add(message)
+
+        reader = asyncio.create_task(read())
+        try:
+            yield events
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await reader
+
+
+async def test_active_speaker_names_who_talks_and_follows_mute_unmute_and_hang_up(
+    served: Served,
+) -> None:
+    host, guest, audience = await served.person(), await served.person(), await served.person()
+    room_id = await served.open_room(host)
+    moderator = served.bot(host, room_id)  # on stage, sends nothing
+    speaker = served.bot(guest, room_id, GUEST_HZ, unmute_on_stage=True)
+    try:
+        await moderator.start()
+        await speaker.start()
+        joined = await served.call(audience, "POST", f"/rooms/{room_id}/join")
+        assert joined.status_code == 200, joined.text
+        async with _active_speakers(served, audience, room_id) as events:
+            brought = await served.call(
+                host, "POST", f"/rooms/{room_id}/speakers", {"user_id": guest.id}
+            )
+            assert brought.status_code == 200, brought.text
+            await hears_tone(moderator, GUEST_HZ)
+            # A sustained tone makes the guest the active speaker ...
+            await events.next(guest.id)
+            # ... a moderator's mute stops it at once (whatever the client keeps sending) ...
+            muted = await served.call(host, "POST", f"/rooms/{room_id}/mute", {"user_id": guest.id})
+            assert muted.status_code == 200, muted.text
+            await events.next(None)
+            # ... unmuted, the tone (still playing) makes it the active speaker again ...
+            unmuted = await served.call(guest, "POST", f"/rooms/{room_id}/unmute")
+            assert unmuted.status_code == 200, unmuted.text
+            await events.next(guest.id)
+            # ... and hanging up (no more audio from it) ends it.
+            hung_up = await served.call(guest, "DELETE", f"/rooms/{room_id}/media")
+            assert hung_up.status_code == 204, hung_up.text
+            await events.next(None)
+
+        # Nobody else was ever named, and the room never sent more than one event per interval.
+        assert {e["user_id"] for e in events.seen} <= {guest.id, None}
+        times = [dt.datetime.fromisoformat(e["at"]) for e in events.seen]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        assert all(gap >= ACTIVE_SPEAKER_MIN_INTERVAL - 0.05 for gap in gaps), gaps
+        assert len(events.seen) <= 8, events.seen
+    finally:
+        await moderator.close()
+        await speaker.close()
 
 
 async def test_bot_commands_speak_and_listen_through_the_server(

@@ -14,7 +14,11 @@ The coordinator is the only part of Mi Talk that talks to Janus on behalf of peo
   unmute itself through ``configure`` (JANUS-NOTES.md), because only this service configures;
 - after every (re)start of Janus (supervisor ``on_ready``): re-creates the stages of live
   rooms, destroys stages no live room owns (Janus keeps rooms after their session ends), and
-  publishes ``room.media_reconnect`` to every live room so clients connect their audio again.
+  publishes ``room.media_reconnect`` to every live room so clients connect their audio again;
+- follows the AudioBridge ``talking`` / ``stopped-talking`` events Janus pushes on the stage
+  seats' handles and publishes the ephemeral ``room.active_speaker`` (who most recently started
+  talking among those still talking, null when nobody is), at most one event per room every
+  ``ACTIVE_SPEAKER_MIN_INTERVAL`` seconds (changes in between are coalesced into the next).
 
 The coordinator only reads the database, in its own short read-only sessions (never inside a
 request's transaction: SQLite's write lock is held by that one).
@@ -33,20 +37,27 @@ import hmac
 import logging
 import secrets
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mitalk.core.database import Database, utcnow
 from mitalk.core.errors import AppError, Conflict, Forbidden
 from mitalk.core.settings import Settings
 from mitalk.media import repository as repo
-from mitalk.media.janus_client import JanusClient, JanusError, JanusUnavailable, Json
+from mitalk.media.janus_client import (
+    JanusClient,
+    JanusError,
+    JanusEvent,
+    JanusUnavailable,
+    Json,
+)
 from mitalk.media.stage import Participant, StageManager, Viewer
 from mitalk.media.supervisor import JanusSupervisor, managed_janus
 from mitalk.realtime.bus import EventBus
 from mitalk.rooms import repository as rooms_repo
 from mitalk.rooms import service as rooms
 from mitalk.rooms.events import (
+    ActiveSpeaker,
     Ended,
     EventBase,
     MediaReconnect,
@@ -62,6 +73,14 @@ log = logging.getLogger(__name__)
 
 # Janus ids are unsigned 64-bit, but JSON numbers are exact only up to 2**53 in browsers.
 _STAGE_ID_SPACE = 2**52 - 1
+
+# At most one room.active_speaker per room per this many seconds: a room never sends clients
+# more than 2 a second whatever its speakers do (Janus itself reports each speaker's change at
+# most once per talking window, 0.5 s, see stage.TALKING_WINDOW_PACKETS).
+ACTIVE_SPEAKER_MIN_INTERVAL = 0.5
+# After a server-side unmute, when to ask Janus whether the person is talking (Janus only
+# notifies changes, and may still hold "talking" from before the mute).
+_UNMUTE_TALKING_RECHECK_SECONDS = 1.0
 
 
 class MediaUnavailable(AppError):
@@ -119,6 +138,22 @@ class Seat:
     token: str | None = None
     muted: bool = True
     started: bool = False
+    key: tuple[str, str] | None = None  # (room id, user id), for stage seats
+
+
+@dataclass
+class RoomTalk:
+    """Who is talking in one room, and what room.active_speaker said last."""
+
+    talking: dict[str, None] = field(default_factory=dict)  # user ids, in the order they began
+    published: str | None = None
+    published_at: float = float("-inf")
+    flush: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> str | None:
+        """The active speaker: who began talking most recently among those still talking."""
+        return next(reversed(self.talking), None)
 
 
 class MediaCoordinator:
@@ -142,6 +177,10 @@ class MediaCoordinator:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._seat_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Active speakers: stage participant ids per room (to name who Janus says talks), and
+        # who is talking in each room.
+        self._stage_users: dict[str, dict[int, str]] = {}
+        self._talk: dict[str, RoomTalk] = {}
         self._consumer: asyncio.Task[None] | None = None
         self.reconciled = asyncio.Event()  # set after each restart's re-creation (tests wait)
 
@@ -247,6 +286,10 @@ class MediaCoordinator:
         """The room ended: destroy its stage and forget its seats."""
         async with self._room_lock(room_id):
             self._stage_generation.pop(room_id, None)
+            self._stage_users.pop(room_id, None)
+            talk = self._talk.pop(room_id, None)
+            if talk is not None and talk.flush is not None:
+                talk.flush.cancel()  # the room ended: nobody needs to hear who spoke
             try:
                 await self.stages.destroy_stage(self.stage_id(room_id))
             except (JanusError, JanusUnavailable) as exc:
@@ -268,6 +311,10 @@ class MediaCoordinator:
         for key, seat in list(self.seats.items()):
             if seat.generation < generation:
                 self.seats.pop(key, None)
+        self._stage_users.clear()
+        for room_id in list(self._talk):
+            for user_id in list(self._talk[room_id].talking):
+                self._set_talking(room_id, user_id, talking=False)
         async with self.db.read_sessions() as session:
             live = await repo.live_room_ids(session)
         for room_id in live:
@@ -345,14 +392,25 @@ class MediaCoordinator:
                 return
             if seat.muted != place.muted and seat.participant is not None:
                 stage_id = self.stage_id(room_id)
+                participant_id = seat.participant.participant_id
                 if place.muted:
-                    await self.stages.mute(stage_id, seat.participant.participant_id)
+                    await self.stages.mute(stage_id, participant_id)
                 else:
-                    await self.stages.unmute(stage_id, seat.participant.participant_id)
+                    await self.stages.unmute(stage_id, participant_id)
                 seat.muted = place.muted
+                if place.muted:
+                    self._set_talking(room_id, user_id, talking=False)
+                else:
+                    self._spawn(self._recheck_talking(room_id, user_id, participant_id))
 
     async def _release(self, seat: Seat, *, kick: bool) -> None:
         """Take a seat away in Janus (best effort: a dead Janus has no seats anyway)."""
+        if seat.key is not None and seat.participant is not None:
+            room_id, user_id = seat.key
+            self._stage_users.get(room_id, {}).pop(seat.participant.participant_id, None)
+            current = self.seats.get(seat.key)
+            if current is None or current is seat:
+                self._set_talking(room_id, user_id, talking=False)
         try:
             if seat.participant is not None:
                 stage_id = seat.participant.stage_id
@@ -404,7 +462,12 @@ class MediaCoordinator:
                 token=token,
                 muted=place.muted,
                 started=True,
+                key=key,
             )
+            self._follow_talking(room_id, user_id, participant)
+            if previous is not None and previous.kind == "stage":
+                # Whatever the old connection was saying, the new one has not begun yet.
+                self._set_talking(room_id, user_id, talking=False)
             if previous is not None:
                 await self._release(previous, kick=previous.kind == "stage")
         return public_jsep(participant.answer), place.muted
@@ -437,6 +500,88 @@ class MediaCoordinator:
             with self._janus_errors():
                 await self.stages.start_viewer(seat.viewer, {**answer, "trickle": False})
             seat.started = True
+
+    # Active speaker ------------------------------------------------------------------------
+
+    def _follow_talking(self, room_id: str, user_id: str, participant: Participant) -> None:
+        """Read the talking events Janus pushes on this stage seat's handle."""
+        self._stage_users.setdefault(room_id, {})[participant.participant_id] = user_id
+        participant.handle.listener = lambda event: self._on_stage_event(room_id, event)
+
+    def _on_stage_event(self, room_id: str, event: JanusEvent) -> None:
+        """A pushed AudioBridge event; every participant's handle hears about everyone."""
+        what = event.data.get("audiobridge")
+        if what not in ("talking", "stopped-talking"):
+            return
+        try:
+            participant_id = int(event.data.get("id", 0))
+        except (TypeError, ValueError):
+            return
+        user_id = self._stage_users.get(room_id, {}).get(participant_id)
+        if user_id is None:
+            return
+        seat = self.seats.get((room_id, user_id))
+        if (
+            seat is None
+            or seat.participant is None
+            or seat.participant.participant_id != participant_id
+            or seat.generation != self.generation
+        ):
+            return
+        # A muted person is never announced, whatever Janus measures of what they send.
+        self._set_talking(room_id, user_id, talking=what == "talking" and not seat.muted)
+
+    async def _recheck_talking(self, room_id: str, user_id: str, participant_id: int) -> None:
+        """After an unmute: Janus may already count them as talking and will not say so again."""
+        await asyncio.sleep(_UNMUTE_TALKING_RECHECK_SECONDS)
+        seat = self.seats.get((room_id, user_id))
+        if seat is None or seat.muted or seat.participant is None:
+            return
+        if seat.participant.participant_id != participant_id:
+            return
+        try:
+            listed = await self.stages.participants(self.stage_id(room_id))
+        except (JanusError, JanusUnavailable):
+            return
+        talking = any(e.get("id") == participant_id and e.get("talking") is True for e in listed)
+        if talking and not seat.muted and self.seats.get((room_id, user_id)) is seat:
+            self._set_talking(room_id, user_id, talking=True)
+
+    def _set_talking(self, room_id: str, user_id: str, *, talking: bool) -> None:
+        """Record a change and schedule room.active_speaker (rate-limited per room)."""
+        talk = self._talk.get(room_id)
+        if talking:
+            if talk is None:
+                talk = self._talk[room_id] = RoomTalk()
+            if user_id in talk.talking:
+                return
+            talk.talking[user_id] = None
+        else:
+            if talk is None or user_id not in talk.talking:
+                return
+            del talk.talking[user_id]
+        if talk.flush is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, talk.published_at + ACTIVE_SPEAKER_MIN_INTERVAL - loop.time())
+            task = asyncio.create_task(self._publish_speaker(room_id, talk, delay))
+            talk.flush = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _publish_speaker(self, room_id: str, talk: RoomTalk, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            talk.flush = None  # later changes schedule a new publication
+        active = talk.active
+        if active == talk.published:
+            return  # changed and changed back in between: nothing to say
+        talk.published = active
+        talk.published_at = asyncio.get_running_loop().time()
+        try:
+            await self.bus.publish(ActiveSpeaker(room_id=room_id, at=utcnow(), user_id=active))
+        except Exception:
+            log.exception("could not publish the active speaker of room %s", room_id)
 
     async def hang_up(self, room_id: str, user_id: str) -> None:
         """Drop the caller's audio connection in this room, if any."""

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -288,8 +289,18 @@ class JanusHandle:
         self.id = handle_id
         self.plugin = plugin
         self.events: asyncio.Queue[JanusEvent] = asyncio.Queue(_HANDLE_QUEUE_SIZE)
+        # Set by the owner to receive pushed events as they come (e.g. AudioBridge `talking`)
+        # instead of having them queued for ``next_event``; called in the poll task, so it
+        # must not block (schedule any work it needs).
+        self.listener: Callable[[JanusEvent], None] | None = None
 
     def _deliver(self, event: JanusEvent) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(event)
+            except Exception:  # a listener bug must not stop the session's event loop
+                log.exception("janus handle %s: event listener failed", self.id)
+            return
         if self.events.full():
             # Nobody reads this handle's events (e.g. audiolevel chatter): keep the newest.
             self.events.get_nowait()

@@ -44,6 +44,14 @@ AUDIOBRIDGE_NO_SUCH_ROOM = 485
 AUDIOBRIDGE_NO_SUCH_USER = 487
 STREAMING_NO_SUCH_MOUNTPOINT = 455
 
+# Talking detection (AudioBridge ``audio_active_packets`` / ``audio_level_average``): windows of
+# 25 packets (0.5 s of 20 ms Opus frames; Janus's default of 100 makes 2 s windows, and short
+# bursts were never reported), talking when the window's mean level is above -40 dBov (normal
+# speech sits around -20 to -30 dBov, a quiet room below -50; Janus's default, 25, misses
+# quieter microphones).
+TALKING_WINDOW_PACKETS = 25
+TALKING_LEVEL_THRESHOLD = 40
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -200,7 +208,13 @@ class StageManager:
                 "permanent": False,
                 "allowed": list(allowed_tokens),
                 "sampling_rate": self.sampling_rate,
+                # Talking / stopped-talking events for the room's active speaker: Janus
+                # averages each participant's RTP audio level (-dBov, 0 loud, 127 silent) over
+                # TALKING_WINDOW_PACKETS packets and calls them talking below the threshold;
+                # it only notifies changes, so each speaker changes state at most once a window.
                 "audiolevel_event": True,
+                "audio_active_packets": TALKING_WINDOW_PACKETS,
+                "audio_level_average": TALKING_LEVEL_THRESHOLD,
                 "default_prebuffering": self.prebuffering,
             },
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
@@ -46,3 +48,10 @@ async def test_migrations_match_the_models(app: FastAPI, db: Database) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata)
         )
     assert diff == []
+
+
+def test_the_data_dir_is_absolute_whatever_was_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(data_dir=Path("var"))
+    assert settings.data_dir == tmp_path.resolve() / "var"
+    assert settings.resolved_database_url.endswith(f"{tmp_path.resolve()}/var/mitalk.db")

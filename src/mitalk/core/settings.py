@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     janus_binary: str = "janus"
     janus_api_port: int = 8188
     janus_rtp_port_range: str = "20000-40000"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Absolute once, here: child processes (Janus runs from its own folder) and later
+        # changes of the working directory must see the same place.
+        return value.expanduser().resolve()
 
     @property
     def resolved_database_url(self) -> str:

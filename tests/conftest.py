@@ -183,3 +183,14 @@ async def redis_url() -> str:
     finally:
         await redis.aclose()
     return REDIS_URL
+
+
+async def flush_redis(url: str) -> None:
+    """Empty the test Redis database at ``url``."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()

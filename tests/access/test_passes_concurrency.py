@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
-from conftest import REDIS_URL, Clock, run_aside
+from conftest import REDIS_URL, Clock, flush_redis, run_aside
 from factories import bulk_waitlisters, in_transaction
 from mitalk.access import service as access
 from mitalk.access.claims import RedisClaimDesk
@@ -37,14 +36,6 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
         data_dir=tmp_path / "data", database_url=database_url, secret_key="k",
         redis_url=redis_url, run_workers=False,
     )
-
-
-async def flush_redis(url: str) -> None:
-    redis = Redis.from_url(url)
-    try:
-        await redis.flushdb()
-    finally:
-        await redis.aclose()
 
 
 async def settle(app: FastAPI) -> None:

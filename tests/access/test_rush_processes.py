@@ -15,22 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 
-from conftest import REDIS_URL, run_aside
+from conftest import REDIS_URL, flush_redis, run_aside
 from live import free_port, mitalk_env
 from mitalk.access import service as access
 from mitalk.access.seed import seed_sessions, seed_waitlist
 from mitalk.core.database import Database, unit_of_work, utcnow
-
-
-async def _flush(url: str) -> None:
-    redis = Redis.from_url(url)
-    try:
-        await redis.flushdb()
-    finally:
-        await redis.aclose()
 
 
 @contextmanager
@@ -106,7 +97,7 @@ async def settle(db: Database, window_id: str, expected: int, timeout: float = 3
 
 
 async def test_two_workers_share_one_window_exactly(database_url: str, tmp_path: Path) -> None:
-    run_aside(_flush(REDIS_URL))
+    run_aside(flush_redis(REDIS_URL))
     db = Database(database_url)
     try:
         await seed_waitlist(db, 300)
@@ -129,7 +120,7 @@ async def test_server_killed_mid_window_loses_and_overgrants_nothing(
 ) -> None:
     redis = REDIS_URL if desk == "redis" else None
     if redis:
-        run_aside(_flush(redis))
+        run_aside(flush_redis(redis))
     db = Database(database_url)
     data = tmp_path / "data"
     try:

@@ -211,23 +211,6 @@ async def waiting_total(session: AsyncSession) -> int:
     return 0 if row is None else int(row[0] - row[1])
 
 
-async def admit_entries(
-    session: AsyncSession, seqs: Sequence[int], admitted_by: str, now: dt.datetime
-) -> int:
-    """Mark waiting entries admitted and count them in the totals; returns how many changed."""
-    changed = 0
-    for start in range(0, len(seqs), 1000):
-        result = await session.execute(
-            update(WaitlistEntry)
-            .where(WaitlistEntry.seq.in_(seqs[start : start + 1000]), WaitlistEntry.admitted_at.is_(None))
-            .values(admitted_at=now, admitted_by=admitted_by)
-        )
-        changed += int(result.rowcount)  # type: ignore[attr-defined]
-    if changed:
-        await bump_counters(session, admitted=changed)
-    return changed
-
-
 async def drop_by_id(session: AsyncSession, drop_id: str) -> PassDrop | None:
     """A drop that already ran under this id."""
     return await session.get(PassDrop, drop_id)
@@ -292,46 +275,9 @@ async def close_window(session: AsyncSession, window_id: str, now: dt.datetime) 
     await session.execute(update(PassWindow).where(PassWindow.id == window_id).values(closes_at=now))
 
 
-async def take_window_pass(session: AsyncSession, window_id: str, now: dt.datetime) -> bool:
-    """Take one pass of an open window atomically; False when it is sold out or not open.
-
-    The count check and the increment are one statement: on PostgreSQL a concurrent claim waits
-    for the row lock and re-checks ``granted < total`` against the committed value.
-    """
-    result = await session.execute(
-        update(PassWindow)
-        .where(
-            PassWindow.id == window_id,
-            PassWindow.granted < PassWindow.total,
-            PassWindow.opens_at <= now,
-            or_(PassWindow.closes_at.is_(None), PassWindow.closes_at > now),
-        )
-        .values(granted=PassWindow.granted + 1)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def add_grant(session: AsyncSession, window_id: str, user_id: str, now: dt.datetime) -> None:
-    """Record a granted pass."""
-    session.add(PassGrant(window_id=window_id, user_id=user_id, granted_at=now))
-    await session.flush()
-
-
 async def grant_of(session: AsyncSession, user_id: str) -> PassGrant | None:
     """The pass a person was granted, if any."""
     return await session.scalar(select(PassGrant).where(PassGrant.user_id == user_id))
-
-
-async def grants_in_window(session: AsyncSession, window_id: str) -> int:
-    """How many passes were recorded in a window."""
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(PassGrant).where(PassGrant.window_id == window_id)
-        )
-        or 0
-    )
-
-
 
 
 async def take_waiting(
@@ -363,7 +309,11 @@ async def users_with_grants(session: AsyncSession, user_ids: Sequence[str]) -> s
 
 
 async def count_off_passes(session: AsyncSession, window_id: str, count: int, now: dt.datetime) -> bool:
-    """Take ``count`` passes of an open window in one conditional UPDATE; False if it cannot."""
+    """Take ``count`` passes of an open window in one conditional UPDATE; False if it cannot.
+
+    The check and the increment are one statement: on PostgreSQL a concurrent claim waits for
+    the row lock and re-checks ``granted + count <= total`` against the committed value.
+    """
     result = await session.execute(
         update(PassWindow)
         .where(

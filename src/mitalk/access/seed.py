@@ -10,12 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Sequence
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mitalk.core.database import Database, utcnow
 
 SEED_PHONE_PREFIX = "+4915"  # +4915 and 9 digits: valid-looking German mobile numbers
+
+
+async def _bulk_insert(
+    conn: AsyncConnection, db: Database, table: str, columns: list[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """Insert rows fast: COPY on PostgreSQL, executemany on SQLite."""
+    if db.is_sqlite:
+        marks = ", ".join("?" for _ in columns)
+        await conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        return
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table(table, records=rows, columns=columns)
 
 
 def seed_phone(n: int) -> str:
@@ -37,21 +52,8 @@ async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple
             places = range(start + offset, start + min(count, offset + chunk))
             users = [(f"seed{p:020d}", seed_phone(p), "waitlisted", 0, now) for p in places]
             entries = [(p, f"seed{p:020d}", now) for p in places]
-            if db.is_sqlite:
-                await conn.exec_driver_sql(
-                    "INSERT INTO users (id, phone, status, invites_left, created_at) VALUES (?, ?, ?, ?, ?)",
-                    users,
-                )
-                await conn.exec_driver_sql(
-                    "INSERT INTO waitlist (seq, user_id, joined_at) VALUES (?, ?, ?)", entries
-                )
-            else:
-                raw = (await conn.get_raw_connection()).driver_connection
-                assert raw is not None
-                await raw.copy_records_to_table(
-                    "users", records=users, columns=["id", "phone", "status", "invites_left", "created_at"]
-                )
-                await raw.copy_records_to_table("waitlist", records=entries, columns=["seq", "user_id", "joined_at"])
+            await _bulk_insert(conn, db, "users", ["id", "phone", "status", "invites_left", "created_at"], users)
+            await _bulk_insert(conn, db, "waitlist", ["seq", "user_id", "joined_at"], entries)
         await conn.execute(
             text("UPDATE waitlist_counters SET joined = joined + :n WHERE id = 1"), {"n": count}
         )
@@ -80,16 +82,7 @@ async def seed_sessions(db: Database, first: int, count: int) -> list[str]:
         for i, t in enumerate(tokens)
     ]
     async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            await conn.exec_driver_sql(
-                "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)", rows
-            )
-        else:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            await raw.copy_records_to_table(
-                "sessions", records=rows, columns=["id", "user_id", "token_hash", "created_at", "expires_at"]
-            )
+        await _bulk_insert(conn, db, "sessions", ["id", "user_id", "token_hash", "created_at", "expires_at"], rows)
     async with db.engine.connect() as conn:
         if not db.is_sqlite:
             await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -387,9 +387,9 @@ async def claim_pass(
             taken = True
         else:
             taken = False
-            if not await repo.take_window_pass(session, window.id, now):
+            if not await repo.count_off_passes(session, window.id, 1, now):
                 raise SoldOut()
-            await repo.add_grant(session, window.id, user.id, now)
+            await repo.add_grants(session, window.id, [user.id], now, counted=True)
     if taken:
         # Someone (this person's other request, or a drop) admitted them meanwhile.
         await session.refresh(user)

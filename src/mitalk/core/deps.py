@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mitalk.core.database import Database, unit_of_work
+from mitalk.core.database import unit_of_work
 from mitalk.core.ratelimit import RateLimiter
 from mitalk.core.settings import Settings
 
@@ -22,12 +22,6 @@ async def get_settings_dep(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_database(request: Request) -> Database:
-    """The app's database."""
-    db: Database = request.app.state.db
-    return db
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -93,9 +93,9 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return self.data_dir
 
-    @property
+    @cached_property
     def resolved_secret_key(self) -> bytes:
-        """The hashing key: from settings, else a random key kept in ``secret.key``."""
+        """The hashing key: from settings, else a random key kept in ``secret.key`` (read once)."""
         if self.secret_key:
             return self.secret_key.encode()
         path = self.ensure_data_dir() / "secret.key"

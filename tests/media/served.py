@@ -28,7 +28,7 @@ from mitalk.media.roombot import RATE, RoomBot
 from mitalk.media.stage import StageManager
 
 SECRET_KEY = "live-test-key"  # what tests/live.py gives every server
-JANUS_API_PORT = 8388  # the package's own Janus uses 8188, test_supervisor's 8288
+JANUS_API_PORT = 8388  # the package's own Janus uses 8188, test_supervisor's 8288, test_serve_defaults' 8488
 RTP_PORT_RANGE = "22000-22999"
 
 

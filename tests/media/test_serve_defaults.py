@@ -1,5 +1,6 @@
-"""`mitalk serve` exactly as the README's first command runs it: every setting at its default
-(data in ./var, a relative path; managed Janus), from a working directory of its own."""
+"""`mitalk serve` as the README's first command runs it: data in ./var (a relative path) and a
+managed Janus, from a working directory of its own. Only Janus's ports differ from the
+defaults, because the package's own Janus already holds 8188 in this namespace."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .conftest import Netns
 
 def test_serve_with_every_default_runs_its_janus(netns: Netns, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITALK_")}
+    env.update(MITALK_JANUS_API_PORT="8488", MITALK_JANUS_RTP_PORT_RANGE="23000-23999")
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:

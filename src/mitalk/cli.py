@@ -308,7 +308,8 @@ def passes_window(
 
     window = run_in_transaction(work)
     until = window.closes_at.isoformat() if window.closes_at else "sold out"
-    typer.echo(f"window {window.id}: {window.total} passes, opens {window.opens_at.isoformat()}, until {until}")
+    noun = "pass" if window.total == 1 else "passes"
+    typer.echo(f"window {window.id}: {window.total} {noun}, opens {window.opens_at.isoformat()}, until {until}")
 
 
 @passes_app.command("close")

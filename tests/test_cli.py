@@ -98,3 +98,12 @@ def test_operator_and_users_together_over_real_http(tmp_path: Path) -> None:
         claim = httpx.post(f"{base}/api/v1/passes/claim", headers={"Authorization": f"Bearer {second['token']}"})
         assert claim.status_code == 200 and claim.json() == {"status": "granted"}
         assert me(second)["status"] == "active"
+
+
+def test_schemas_writes_what_the_web_client_is_generated_from(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    ok(tmp_path / "data", "schemas", "--out", str(out))
+    openapi = json.loads((out / "openapi.json").read_text())
+    assert "/api/v1/auth/code" in openapi["paths"] and "/api/v1/rooms/{room_id}/hand" in openapi["paths"]
+    realtime = json.loads((out / "realtime-schemas.json").read_text())
+    assert "room.hand_raised" in realtime["events"] and "snapshot" in realtime["server_messages"]

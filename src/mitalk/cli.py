@@ -381,6 +381,29 @@ def worker(
         typer.echo(f"sent {sent} message{'s' if sent != 1 else ''}")
 
 
+@app.command()
+def schemas(
+    out: Annotated[str, typer.Option("--out", help="Folder to write openapi.json and realtime-schemas.json into.")],
+) -> None:
+    """Write the OpenAPI schema and the real-time event schemas (the web client is generated from them)."""
+    import json
+    from pathlib import Path
+
+    from mitalk.app import create_app
+    from mitalk.realtime.gateway import realtime_schemas_document
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    api = create_app(Settings(media="off"))
+    documents = {
+        "openapi.json": api.openapi(),
+        "realtime-schemas.json": realtime_schemas_document().model_dump(mode="json"),
+    }
+    for name, document in documents.items():
+        (folder / name).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {folder / name}")
+
+
 def main() -> None:
     """Entry point of the ``mitalk`` console script."""
     try:

@@ -351,6 +351,11 @@ async def room_socket(
 @router.get("/realtime/schemas", response_model=RealtimeSchemasOut)
 async def realtime_schemas() -> RealtimeSchemasOut:
     """JSON Schemas of every room event and WebSocket message, by name (for client validation)."""
+    return realtime_schemas_document()
+
+
+def realtime_schemas_document() -> RealtimeSchemasOut:
+    """The document ``GET /realtime/schemas`` answers (also written by ``mitalk schemas``)."""
     return RealtimeSchemasOut(
         events={event_name(model): model.model_json_schema() for model in EVENT_TYPES},
         server_messages={_message_name(m): m.model_json_schema() for m in SERVER_MESSAGES},

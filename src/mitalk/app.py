@@ -28,6 +28,8 @@ from mitalk.media.endpoints import router as media_router
 from mitalk.network.delivery import run_worker as run_sms_worker
 from mitalk.network.endpoints import router as network_router
 from mitalk.realtime.dependencies import make_bus
+from mitalk.webclient.serving import default_web_dir
+from mitalk.webclient.serving import router_for as web_client_router
 from mitalk.realtime.gateway import router as realtime_router
 from mitalk.rooms.endpoints import router as rooms_router
 
@@ -133,5 +135,8 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    # Last: every path the API does not own belongs to the web client.
+    app.include_router(web_client_router(settings.web_dir or default_web_dir()))
 
     return app

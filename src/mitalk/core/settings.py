@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     room_event_buffer: int = 500  # events kept per room for clients that reconnect
     realtime_gap_timeout_seconds: float = 2.0  # wait this long for a missing event, then resync
 
+    # The built web client (web/dist) served at "/"; default: the checkout's web/dist.
+    web_dir: Path | None = None
+    # Sessions of the web client live in HttpOnly cookies; "auto": Secure when the request is https.
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+
     # Media (Janus). "managed": the app starts, supervises and uses a local Janus (the
     # embedded default); "off": no media at all (API-only nodes; media calls answer 503).
     media: Literal["managed", "off"] = "managed"

@@ -1,0 +1,1 @@
+"""The web client: the built single-page app (``web/dist``) served at ``/``."""

@@ -1,0 +1,97 @@
+"""Serve the built web client (``web/dist``) at ``/``, as a single-page app.
+
+Files that exist are served as they are; any other path that is not the API's answers
+``index.html`` (the client routes it). Hashed build assets are cached for a year; the shell
+(``index.html``, the service worker, the manifest) is revalidated on every load so a new
+release reaches people at once. Every page carries a strict Content-Security-Policy: the
+build has no inline script, and the only places it talks to are this origin's API and its
+WebSockets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+}
+REVALIDATE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Paths that belong to the service, never to the client's router.
+RESERVED_PREFIXES = ("api/", "healthz", "metrics")
+NOT_BUILT = (
+    "The web client is not built. Run `bash scripts/setup.sh` (it builds web/dist), "
+    "or set MITALK_WEB_DIR to a built copy.\n"
+)
+
+
+def default_web_dir() -> Path:
+    """``web/dist`` of the checkout this package runs from (an editable install)."""
+    return Path(__file__).resolve().parents[3] / "web" / "dist"
+
+
+def _headers(path: Path, root: Path) -> dict[str, str]:
+    relative = path.relative_to(root).as_posix()
+    headers = dict(SECURITY_HEADERS)
+    headers["Cache-Control"] = IMMUTABLE if relative.startswith("assets/") else REVALIDATE
+    if relative == "sw.js":
+        headers["Service-Worker-Allowed"] = "/"
+    return headers
+
+
+def _media_type(path: Path) -> str | None:
+    if path.suffix == ".webmanifest":
+        return "application/manifest+json"
+    return None  # guessed from the suffix
+
+
+def router_for(web_dir: Path) -> APIRouter:
+    """Routes serving the client from ``web_dir``; registered after every API route."""
+    router = APIRouter(include_in_schema=False)
+    root = web_dir.resolve()
+
+    @router.get("/{path:path}")
+    async def web_client(path: str, request: Request) -> Response:
+        if path.startswith(RESERVED_PREFIXES):
+            return JSONResponse(
+                {"error": {"code": "not_found", "message": "No such endpoint."}}, status_code=404
+            )
+        index = root / "index.html"
+        if not index.is_file():
+            return PlainTextResponse(NOT_BUILT, status_code=503)
+        if path:
+            candidate = (root / path).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                return FileResponse(
+                    candidate, headers=_headers(candidate, root), media_type=_media_type(candidate)
+                )
+            if path.startswith("assets/") or "." in path.rsplit("/", 1)[-1]:
+                # A missing file (an old asset after a release): never answer it with the page.
+                return PlainTextResponse("Not found.\n", status_code=404, headers=SECURITY_HEADERS)
+        return FileResponse(index, headers=_headers(index, root), media_type="text/html")
+
+    return router

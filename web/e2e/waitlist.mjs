@@ -1,0 +1,69 @@
+// The waiting room, in a real browser against a real `mitalk serve`: in the invite phase C
+// signs in and waits behind D; the operator drops passes from the command line; C's page shows
+// the new position without a reload, and the next drop lets C into the app.
+//
+//   node web/e2e/waitlist.mjs CONFIG.json     (tests/media/test_web.py writes CONFIG and runs it)
+
+import { main, waitFor } from './lib.mjs';
+
+const PHONE_C = '+4915190000003';
+const PHONE_D = '+4915190000004';
+
+/** Sign ``phone`` in through the API, as another person's phone would (no browser needed). */
+async function signInByApi(run, phone) {
+  const post = (path, body) =>
+    fetch(`${run.config.base}/api/v1${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const before = run.outboxLength();
+  const sent = await post('/auth/code', { phone });
+  if (sent.status !== 202) throw new Error(`POST /auth/code for ${phone}: ${sent.status} ${await sent.text()}`);
+  const code = await run.codeFor(phone, { after: before });
+  const verified = await post('/auth/verify', { phone, code });
+  if (verified.status !== 200) throw new Error(`POST /auth/verify for ${phone}: ${verified.status} ${await verified.text()}`);
+  return (await verified.json()).account;
+}
+
+/** The number shown by ``testId`` (digits only, so "#2" or "2 of 5" read as 2). */
+async function shownNumber(person, testId) {
+  const text = await person.id(testId).first().textContent({ timeout: 2000 });
+  const digits = /\d[\d,. ]*/.exec(text || '');
+  return digits ? Number(digits[0].replace(/[,. ]/g, '')) : null;
+}
+
+main(async (run) => {
+  run.operator('admin', 'phase', 'invite');
+  const d = await signInByApi(run, PHONE_D);
+  if (d.status !== 'waitlisted') throw new Error(`D should be waitlisted in the invite phase, is ${d.status}`);
+  run.operator('admin', 'waitlist', 'stats');
+
+  const c = await run.person('C');
+  await c.signIn(PHONE_C);
+  await c.see(c.id('waitlist-position'), 'the waiting room');
+  const first = await c.until('a position on the waitlist', () => shownNumber(c, 'waitlist-position'));
+  const total = await shownNumber(c, 'waitlist-total').catch(() => null);
+  c.log(`shows position ${first}${total !== null ? ` of ${total}` : ''}`);
+  if (first < 2) throw await c.failure(`C joined the line after D, so C's position should be at least 2, shows ${first}`);
+  await c.screenshot('waiting-room');
+
+  // The page must follow the line by itself: mark it, and check the mark survives.
+  await c.page.evaluate(() => { window.__e2eNoReload = true; });
+  run.operator('admin', 'passes', 'drop', '1');
+  await c.until(`the position to move from ${first} to ${first - 1} without a reload`, async () =>
+    (await shownNumber(c, 'waitlist-position')) === first - 1);
+  if (!(await c.page.evaluate(() => window.__e2eNoReload === true))) {
+    throw await c.failure('the page reloaded to show the new position');
+  }
+  c.log(`shows position ${first - 1}`);
+
+  // The next drop admits C: the page moves on into the app.
+  run.operator('admin', 'passes', 'drop', String(first - 1));
+  await c.see(c.id('nav-hallway'), 'the app, now that C holds a pass');
+  const account = await waitFor("C's account to be active", async () => {
+    const me = await c.me();
+    return me.status === 'active' ? me : null;
+  });
+  c.log(`admitted: account ${account.id} is ${account.status}`);
+});

@@ -36,6 +36,7 @@ def expect(anonymous: int, waitlisted: int, member_: int, staff: int) -> dict[st
 CASES = [
     Case("POST", "/api/v1/auth/code", expect(202, 202, 202, 202), {"phone": "{new_phone}"}),
     Case("POST", "/api/v1/auth/verify", expect(400, 400, 400, 400), {"phone": "{new_phone}", "code": "000000"}),
+    Case("POST", "/api/v1/auth/session", expect(400, 400, 400, 400), {"phone": "{new_phone}", "code": "000000"}),
     Case("POST", "/api/v1/auth/logout", expect(401, 204, 204, 204)),
     Case("GET", "/api/v1/me", expect(401, 200, 200, 200)),
     Case("PATCH", "/api/v1/me/profile", expect(401, 200, 200, 200), {"headline": "Builder"}),

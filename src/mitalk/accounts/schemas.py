@@ -49,6 +49,13 @@ class AccountOut(BaseModel):
     profile: ProfileOut
 
 
+class WebSessionOut(BaseModel):
+    """A web session: its token is in the HttpOnly ``mitalk_session`` cookie, never in the body."""
+
+    account: AccountOut
+    csrf_token: str = Field(description="Send as X-CSRF-Token on state-changing requests (also the mitalk_csrf cookie).")
+
+
 class SignedInOut(BaseModel):
     """A bearer token for ``Authorization: Bearer …`` and the account it belongs to."""
 

@@ -51,6 +51,11 @@ class Forbidden(AppError):
     status, code, message = 403, "forbidden", "You may not do this."
 
 
+class CsrfFailed(AppError):
+    status, code = 403, "csrf_failed"
+    message = "This request needs the X-CSRF-Token header of your session (the mitalk_csrf cookie)."
+
+
 class NotFound(AppError):
     status, code, message = 404, "not_found", "There is nothing here."
 

@@ -35,3 +35,13 @@ def hash_token(token: str) -> str:
 def new_id() -> str:
     """A random public identifier (no counts leak through sequential ids)."""
     return secrets.token_hex(12)
+
+
+def csrf_token_for(key: bytes, session_token: str) -> str:
+    """The CSRF token bound to a cookie session: only a holder of the session can know it."""
+    return hmac.new(key, f"csrf:{session_token}".encode(), hashlib.sha256).hexdigest()
+
+
+def tokens_match(expected: str, candidate: str) -> bool:
+    """Constant-time comparison of two tokens."""
+    return hmac.compare_digest(expected.encode(), candidate.encode())

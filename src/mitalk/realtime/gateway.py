@@ -38,6 +38,7 @@ from mitalk.accounts.models import User
 from mitalk.core.database import Database, unit_of_work
 from mitalk.core.errors import AppError, ErrorBody, NotActive
 from mitalk.core.settings import Settings
+from mitalk.accounts.dependencies import SESSION_COOKIE
 from mitalk.realtime.bus import EventBus, Subscription, contiguous
 from mitalk.realtime.schemas import (
     SERVER_MESSAGES,
@@ -80,11 +81,32 @@ class Refused(Exception):
 
 
 def _bearer(websocket: WebSocket, token: str | None) -> str | None:
+    """The socket's session token: bearer header, ``?token=``, else the web session cookie.
+
+    Browsers send cookies with cross-site WebSocket handshakes too (no CSRF header is possible
+    there), so the cookie counts only when the page's ``Origin`` is this server itself.
+    """
     header = websocket.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    return token
+    if token:
+        return token
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    if cookie and same_origin(websocket):
+        return cookie
+    return None
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """Whether the handshake's ``Origin`` is this server's own scheme, host and port."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host")
+    if not origin or not host:
+        return False
+    scheme, _, rest = origin.partition("://")
+    expected = {"ws": "http", "wss": "https"}.get(websocket.url.scheme, websocket.url.scheme)
+    return scheme.lower() == expected and rest.rstrip("/").lower() == host.lower()
 
 
 async def _member(

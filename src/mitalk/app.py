@@ -30,6 +30,8 @@ from mitalk.network.endpoints import router as network_router
 from mitalk.realtime.dependencies import make_bus
 from mitalk.webclient.serving import default_web_dir
 from mitalk.webclient.serving import router_for as web_client_router
+from mitalk.realtime.account_socket import AccountHub
+from mitalk.realtime.account_socket import router as account_socket_router
 from mitalk.realtime.gateway import router as realtime_router
 from mitalk.rooms.endpoints import router as rooms_router
 
@@ -64,6 +66,8 @@ def create_app(
         await app.state.bus.start()
         app.state.claim_desk = make_claim_desk(app.state.db, settings, redis, clock)
         await app.state.claim_desk.start()
+        app.state.account_hub = AccountHub(app.state.db, app.state.bus, clock)
+        await app.state.account_hub.start()
         app.state.media = None
         if settings.media == "managed":
             from mitalk.media.coordinator import start_media
@@ -78,6 +82,7 @@ def create_app(
             yield
         finally:
             stop_workers.set()
+            await app.state.account_hub.stop()
             await app.state.claim_desk.close()
             await asyncio.gather(*workers, return_exceptions=True)
             if app.state.media is not None:
@@ -102,7 +107,7 @@ def create_app(
     install_error_handlers(app)
     for router in (accounts_router, access_router, network_router):
         app.include_router(router, prefix=API_PREFIX)
-    for router in (rooms_router, realtime_router, media_router):
+    for router in (rooms_router, realtime_router, account_socket_router, media_router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.add_middleware(MetricsMiddleware)

@@ -113,3 +113,16 @@ async def test_lower_and_raise_round_trip_through_json(buses: tuple[EventBus, Ev
         await here.publish(event)
         received = await next_event(sub)
     assert received == event and isinstance(received, HandLowered)
+
+
+async def test_personal_events_cross_nodes_to_their_account_only(buses: tuple[EventBus, EventBus]) -> None:
+    from mitalk.network.schemas import NotificationOut
+    from mitalk.realtime.personal import NotificationNew, notification_event, user_channel
+
+    here, there = buses
+    notice = NotificationOut(id=1, kind="test", body="Hi", created_at=dt.datetime.now(dt.UTC), read=False)
+    with there.subscribe(user_channel("u1")) as mine, there.subscribe(user_channel("u2")) as theirs:
+        await here.publish(notification_event("u1", notice, unread=1))
+        received = await next_event(mine)
+        assert isinstance(received, NotificationNew) and received.notification["body"] == "Hi"
+        assert theirs._queue.empty()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
-from mitalk.rooms.events import EventBase, parse_event
+from mitalk.rooms.events import EventBase
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -243,7 +243,7 @@ class RedisEventBus(EventBus):
                 if message is None or message["type"] != "pmessage":
                     continue
                 data: str | bytes = message["data"]
-                self.fanout.deliver(parse_event(data))
+                self.fanout.deliver(_parse(data))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect; subscribers resync
@@ -273,9 +273,15 @@ class RedisEventBus(EventBus):
         events: dict[int, EventBase] = {}
         for item in raw:
             if isinstance(item, str | bytes):
-                event = parse_event(item)
+                event = _parse(item)
                 events.setdefault(event.seq or 0, event)  # a seq published twice counts once
         return list(events.values())
+
+
+def _parse(raw: str | bytes) -> EventBase:
+    from mitalk.realtime.personal import parse_any_event  # personal events build on this module
+
+    return parse_any_event(raw)
 
 
 def contiguous(events: list[EventBase], after: int, upto: int) -> list[EventBase] | None:

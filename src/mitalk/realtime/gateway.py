@@ -39,6 +39,7 @@ from mitalk.core.database import Database, unit_of_work
 from mitalk.core.errors import AppError, ErrorBody, NotActive
 from mitalk.core.settings import Settings
 from mitalk.accounts.dependencies import SESSION_COOKIE
+from mitalk.realtime.personal import ACCOUNT_MESSAGES
 from mitalk.realtime.bus import EventBus, Subscription, contiguous
 from mitalk.realtime.schemas import (
     SERVER_MESSAGES,
@@ -80,7 +81,7 @@ class Refused(Exception):
         self.code, self.reason = code, reason
 
 
-def _bearer(websocket: WebSocket, token: str | None) -> str | None:
+def session_token(websocket: WebSocket, token: str | None) -> str | None:
     """The socket's session token: bearer header, ``?token=``, else the web session cookie.
 
     Browsers send cookies with cross-site WebSocket handshakes too (no CSRF header is possible
@@ -336,7 +337,7 @@ async def room_socket(
     connection = RoomConnection(
         websocket,
         room_id,
-        _bearer(websocket, token),
+        session_token(websocket, token),
         app.state.db,
         app.state.bus,
         app.state.settings,
@@ -385,6 +386,7 @@ def realtime_schemas_document() -> RealtimeSchemasOut:
             "ping": PingMessage.model_json_schema(),
             "action": ActionMessage.model_json_schema(),
         },
+        account_messages={_message_name(m): m.model_json_schema() for m in ACCOUNT_MESSAGES},
     )
 
 

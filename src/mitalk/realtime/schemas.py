@@ -101,3 +101,6 @@ class RealtimeSchemasOut(BaseModel):
     events: dict[str, dict[str, Any]]
     server_messages: dict[str, dict[str, Any]]
     client_messages: dict[str, dict[str, Any]]
+    account_messages: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="What the account socket (GET /api/v1/me/ws) sends."
+    )

@@ -1,0 +1,104 @@
+"""The account socket (GET /api/v1/me/ws): hello, place in line, admission, hallway, notices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import WebSocketTestSession
+
+from factories import Person, in_transaction, last_code, new_phone, set_phase
+from mitalk.access import service as access
+from mitalk.access.drops import run_drop
+from mitalk.core.database import utcnow
+from mitalk.network.schemas import NotificationOut
+from mitalk.realtime.personal import notification_event, user_channel
+from realtime.conftest import Closed, Live, receive
+
+
+def next_of(ws: WebSocketTestSession, kind: str, timeout: float = 6.0) -> dict[str, Any]:
+    """The next message of one type (others, e.g. hallway hints, are skipped), within a bound."""
+    deadline = dt.datetime.now() + dt.timedelta(seconds=timeout)
+    while True:
+        left = (deadline - dt.datetime.now()).total_seconds()
+        if left <= 0:
+            raise AssertionError(f"no {kind} message within {timeout} s")
+        message = receive(ws, left)
+        if message["type"] == kind:
+            return message
+
+
+def sign_in(live: Live, outbox: Path) -> Person:
+    phone = new_phone()
+    assert live.http.post("/api/v1/auth/code", json={"phone": phone}).status_code == 202
+    body = live.http.post("/api/v1/auth/verify", json={"phone": phone, "code": last_code(outbox, phone)}).json()
+    return Person(phone, body["token"], body["account"])
+
+
+def account_socket(live: Live, person: Person) -> WebSocketTestSession:
+    return live.http.websocket_connect(f"/api/v1/me/ws?token={person.token}")
+
+
+def test_waitlisters_see_their_place_move_and_are_told_when_let_in(live: Live, outbox: Path) -> None:
+    portal = live.http.portal
+    db, settings = live.app.state.db, live.app.state.settings
+    portal.call(set_phase, db, "invite")  # type: ignore[union-attr]
+    first, second = sign_in(live, outbox), sign_in(live, outbox)
+    assert second.account["status"] == "waitlisted"
+    with account_socket(live, second) as ws:
+        hello = receive(ws)
+        assert hello["type"] == "hello" and hello["account"]["waitlist"]["position"] == 2
+        portal.call(run_drop, db, settings, 1)  # type: ignore[union-attr]  # the operator, as the CLI does
+        moved = next_of(ws, "waitlist.position")
+        assert moved["position"] == 1
+        portal.call(run_drop, db, settings, 1)  # type: ignore[union-attr]
+        admitted = next_of(ws, "account.changed")
+        assert admitted["account"]["status"] == "active" and admitted["account"]["waitlist"] is None
+    assert first.account["status"] == "waitlisted"
+
+
+def test_waitlisters_hear_when_a_claim_window_opens(live: Live, outbox: Path) -> None:
+    portal = live.http.portal
+    portal.call(set_phase, live.app.state.db, "invite")  # type: ignore[union-attr]
+    person = sign_in(live, outbox)
+    with account_socket(live, person) as ws:
+        assert receive(ws)["type"] == "hello"
+        portal.call(in_transaction, live.app.state.db, lambda s: access.open_window(s, 3, utcnow()))  # type: ignore[union-attr]
+        window = next_of(ws, "waitlist.window")["window"]
+        assert window["state"] == "open" and window["total"] == 3
+
+
+def test_members_are_told_the_hallway_changed(live: Live) -> None:
+    host, watcher = live.members(2)
+    with account_socket(live, watcher) as ws:
+        assert receive(ws)["type"] == "hello"
+        live.ok(host, "POST", "/rooms", {"title": "New room"})
+        assert next_of(ws, "hallway.changed") == {"type": "hallway.changed"}
+
+
+def test_notifications_arrive_on_their_owners_socket_only(live: Live) -> None:
+    owner, other = live.members(2)
+    with account_socket(live, owner) as mine, account_socket(live, other) as theirs:
+        assert receive(mine)["type"] == "hello" and receive(theirs)["type"] == "hello"
+        notice = NotificationOut(id=7, kind="test", body="Hello there", created_at=utcnow(), read=False)
+        live.publish(notification_event(owner.id, notice, unread=3))
+        message = next_of(mine, "notification.new")
+        assert message["unread"] == 3 and message["notification"]["body"] == "Hello there"
+        with pytest.raises((TimeoutError, AssertionError)):
+            next_of(theirs, "notification.new", timeout=0.5)
+    assert user_channel(owner.id) != user_channel(other.id)
+
+
+def test_ping_is_answered_and_strangers_are_refused(live: Live) -> None:
+    (person,) = live.members(1)
+    with account_socket(live, person) as ws:
+        assert receive(ws)["type"] == "hello"
+        ws.send_json({"type": "ping"})
+        assert next_of(ws, "pong") == {"type": "pong"}
+    with live.http.websocket_connect("/api/v1/me/ws?token=forged") as ws:
+        assert receive(ws)["error"]["code"] == "not_authenticated"
+        with pytest.raises(Closed) as closed:
+            receive(ws)
+        assert closed.value.code == 4401

@@ -1,0 +1,398 @@
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, call, type Account, type Participant } from "../api/client";
+import { t } from "../i18n";
+import { RoomAudio, type AudioPath } from "../media/audio";
+import { roomPlayer } from "../media/player";
+import { LiveSocket } from "../realtime/socket";
+import { navigate } from "../router";
+import { useObservable } from "../store/hooks";
+import { RoomStore, type Role } from "../store/room";
+import { Avatar } from "../ui/Avatar";
+import { asError, ErrorText } from "../ui/ErrorText";
+import { HandIcon, LeaveIcon, MicIcon, MoreIcon } from "../ui/icons";
+import { MenuButton, type MenuItem } from "../ui/Menu";
+
+const onStage = (role: Role) => role !== "listener";
+const pathFor = (role: Role): AudioPath => (onStage(role) ? "stage" : "audience");
+
+interface Live {
+  store: RoomStore;
+  audio: RoomAudio;
+  socket: LiveSocket | null;
+}
+
+/** Join the room, follow its socket into the store, and move audio as the role changes. */
+function useLiveRoom(roomId: string, selfId: string) {
+  const [joinError, setJoinError] = useState<ReturnType<typeof asError> | null>(null);
+  const [closed, setClosed] = useState<"ended" | "removed" | null>(null);
+  const live = useMemo<Live>(() => {
+    const audio = new RoomAudio(roomId, roomPlayer());
+    const holder: Live = { store: null as unknown as RoomStore, audio, socket: null };
+    holder.store = new RoomStore({
+      selfId,
+      onResync: () => holder.socket?.reconnect(),
+      onSelfRoleChange: (role, previous) => {
+        if (pathFor(role) !== pathFor(previous)) void audio.connect(pathFor(role));
+      },
+      onMediaReconnect: () => {
+        const me = holder.store.state.get()?.room.participants.find((p) => p.user_id === selfId);
+        if (me) void audio.connect(pathFor(me.role));
+      },
+      onClosed: (why) => {
+        audio.close();
+        holder.socket?.stop();
+        setClosed(why);
+      },
+    });
+    return holder;
+  }, [roomId, selfId]);
+
+  useEffect(() => {
+    let cancelled = false;
+    const { store, audio } = live;
+    async function join() {
+      try {
+        const room = await call(api.POST("/api/v1/rooms/{room_id}/join", { params: { path: { room_id: roomId } } }));
+        if (cancelled) return;
+        store.applySnapshot(room, room.seq);
+        live.socket = new LiveSocket({
+          path: `/api/v1/rooms/${encodeURIComponent(roomId)}/ws`,
+          query: (): Record<string, string> => (store.seq !== null ? { after: String(store.seq) } : {}),
+          onMessage: (message) => store.receive(message),
+          onInvalid: () => live.socket?.reconnect(),
+          onFinalClose: (code) => {
+            if (code === 4403) setClosed((c) => c ?? "removed");
+            else if (code === 4404) setJoinError({ code: "room_not_found", retryAfter: null });
+          },
+        });
+        const me = room.participants.find((p) => p.user_id === selfId);
+        if (me && room.status === "live") void audio.connect(pathFor(me.role));
+      } catch (e) {
+        if (!cancelled) setJoinError(asError(e));
+      }
+    }
+    void join();
+    return () => {
+      cancelled = true;
+      live.socket?.stop();
+      live.audio.close();
+      live.store.dispose();
+    };
+  }, [live]);
+
+  return { live, joinError, closed };
+}
+
+function ParticipantTile(props: {
+  participant: Participant;
+  speaking: boolean;
+  isSelf: boolean;
+  menu: MenuItem[];
+}) {
+  const p = props.participant;
+  const name = p.name || t("common.unnamed");
+  const roleLabel = p.role === "moderator" ? t("room.role_moderator") : p.role === "speaker" ? t("room.role_speaker") : "";
+  return (
+    <li
+      class="participant"
+      data-testid="participant"
+      data-user-id={p.user_id}
+      data-role={p.role}
+      data-speaking={props.speaking ? "true" : "false"}
+      data-hand={p.hand_raised ? "true" : "false"}
+      data-muted={p.muted ? "true" : "false"}
+    >
+      <Avatar name={name} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
+      <span class="participant-name">
+        {props.isSelf ? t("room.you", { name }) : name}
+        {p.hand_raised && (
+          <span class="badge hand" title={t("room.hand_raised")}>
+            <HandIcon />
+            <span class="visually-hidden">{t("room.hand_raised")}</span>
+          </span>
+        )}
+        {onStage(p.role) && p.muted && (
+          <span class="badge muted" title={t("room.muted")}>
+            <MicIcon off />
+            <span class="visually-hidden">{t("room.muted")}</span>
+          </span>
+        )}
+      </span>
+      {roleLabel && <span class="role">{roleLabel}</span>}
+      {props.speaking && <span class="visually-hidden">{t("room.speaking")}</span>}
+      {props.menu.length > 0 && (
+        <MenuButton label={t("room.menu_for", { name })} testId="participant-menu" items={props.menu}>
+          <MoreIcon />
+        </MenuButton>
+      )}
+    </li>
+  );
+}
+
+/** A room: the stage, the audience, hands, and the controls in thumb reach. */
+export function RoomScreen(props: { roomId: string; account: Account }) {
+  const selfId = props.account.id;
+  const { live, joinError, closed } = useLiveRoom(props.roomId, selfId);
+  const state = useObservable(live.store.state);
+  const audioStatus = useObservable(live.audio.status);
+  const needsTap = useObservable(live.audio.needsTap);
+  const [actionError, setActionError] = useState<ReturnType<typeof asError> | null>(null);
+  const [announcement, setAnnouncement] = useState("");
+  const seenHands = useRef<Set<string>>(new Set());
+
+  const room = state?.room;
+  const me = room?.participants.find((p) => p.user_id === selfId);
+  const amModerator = me?.role === "moderator";
+  const ended = closed === "ended" || state?.ended != null || room?.status === "ended";
+  const removed = closed === "removed" || state?.removed === true;
+
+  // Announce newly raised hands to moderators (screen readers) as they happen.
+  useEffect(() => {
+    if (!room) return;
+    const raised = room.participants.filter((p) => p.hand_raised);
+    const fresh = raised.filter((p) => !seenHands.current.has(p.user_id));
+    seenHands.current = new Set(raised.map((p) => p.user_id));
+    if (amModerator && fresh.length > 0) {
+      setAnnouncement(fresh.map((p) => t("room.hand_announcement", { name: p.name || t("common.unnamed") })).join(" "));
+    }
+  }, [room, amModerator]);
+
+  async function act(request: () => Promise<unknown>) {
+    setActionError(null);
+    try {
+      await request();
+    } catch (e) {
+      setActionError(asError(e));
+    }
+  }
+
+  const path = { params: { path: { room_id: props.roomId } } };
+  const byUser = (userId: string) => ({ ...path, body: { user_id: userId } });
+
+  function menuFor(p: Participant): MenuItem[] {
+    if (!amModerator || p.user_id === selfId || ended) return [];
+    const items: MenuItem[] = [];
+    const target = (label: Parameters<typeof t>[0], testId: string, run: () => Promise<unknown>, danger = false) =>
+      items.push({ label: t(label), testId, danger, onSelect: () => void act(run) });
+    if (p.role === "listener") {
+      target("room.menu_bring_on_stage", "menu-bring-on-stage", () =>
+        call(api.POST("/api/v1/rooms/{room_id}/speakers", byUser(p.user_id))),
+      );
+    } else {
+      if (p.role === "speaker") {
+        target("room.menu_move_to_audience", "menu-move-to-audience", () =>
+          call(
+            api.DELETE("/api/v1/rooms/{room_id}/speakers/{user_id}", {
+              params: { path: { room_id: props.roomId, user_id: p.user_id } },
+            }),
+          ),
+        );
+      }
+      if (!p.muted) {
+        target("room.menu_mute", "menu-mute", () => call(api.POST("/api/v1/rooms/{room_id}/mute", byUser(p.user_id))));
+      }
+      if (p.role === "speaker") {
+        target("room.menu_make_moderator", "menu-make-moderator", () =>
+          call(api.POST("/api/v1/rooms/{room_id}/moderators", byUser(p.user_id))),
+        );
+      }
+    }
+    if (p.role !== "moderator") {
+      target(
+        "room.menu_remove",
+        "menu-remove",
+        () => call(api.POST("/api/v1/rooms/{room_id}/remove", byUser(p.user_id))),
+        true,
+      );
+    }
+    return items;
+  }
+
+  async function toggleMic() {
+    if (!me) return;
+    if (me.muted) {
+      await act(async () => {
+        await call(api.POST("/api/v1/rooms/{room_id}/unmute", path));
+        live.audio.setMicEnabled(true);
+      });
+    } else {
+      live.audio.setMicEnabled(false);
+      await act(() => call(api.POST("/api/v1/rooms/{room_id}/mute", byUser(selfId))));
+    }
+  }
+
+  // Keep the microphone track in line with the room's word (a moderator may mute us).
+  useEffect(() => {
+    if (me && onStage(me.role)) live.audio.setMicEnabled(!me.muted);
+  }, [me?.muted, me?.role]);
+
+  async function leave() {
+    live.socket?.stop();
+    live.audio.close();
+    try {
+      await call(api.POST("/api/v1/rooms/{room_id}/leave", path));
+    } catch {
+      // Leaving a room that ended or removed us is fine.
+    }
+    navigate({ name: "hallway" });
+  }
+
+  if (joinError && !room) {
+    return (
+      <section class="room">
+        <h1 tabIndex={-1}>{t("room.cannot_join")}</h1>
+        <ErrorText error={joinError} />
+        <a class="button secondary" href="#/">
+          {t("room.back_to_hallway")}
+        </a>
+      </section>
+    );
+  }
+  if (!room || !state) {
+    return (
+      <section class="room">
+        <p aria-busy="true">{t("app.loading")}</p>
+      </section>
+    );
+  }
+
+  const stage = room.participants.filter((p) => onStage(p.role));
+  const audience = room.participants.filter((p) => !onStage(p.role));
+  const hands = audience.filter((p) => p.hand_raised);
+  const tile = (p: Participant) => (
+    <ParticipantTile
+      key={p.user_id}
+      participant={p}
+      isSelf={p.user_id === selfId}
+      speaking={state.activeSpeaker === p.user_id}
+      menu={menuFor(p)}
+    />
+  );
+
+  return (
+    <section class="room">
+      <div class="room-head">
+        <h1 tabIndex={-1} data-testid="room-title">
+          {room.title}
+        </h1>
+        {room.topics.length > 0 && (
+          <p class="topics">
+            {room.topics.map((topic) => (
+              <span class="topic" key={topic}>
+                {topic}
+              </span>
+            ))}
+          </p>
+        )}
+      </div>
+      <div aria-live="polite" class="visually-hidden">
+        {announcement}
+      </div>
+      {(ended || removed) && (
+        <div class="card notice" role="alert" data-testid="room-ended">
+          <p>{removed && !ended ? t("room.removed_notice") : t("room.ended_notice")}</p>
+          <a class="button primary" href="#/">
+            {t("room.back_to_hallway")}
+          </a>
+        </div>
+      )}
+      {needsTap && !ended && (
+        <button type="button" class="primary wide" onClick={() => void live.audio.resumePlayback()}>
+          {t("room.tap_for_sound")}
+        </button>
+      )}
+      {!ended && audioStatus === "unavailable" && <p class="hint">{t("room.audio_unavailable")}</p>}
+      {!ended && audioStatus === "failed" && <p class="hint">{t("room.audio_failed")}</p>}
+      <ErrorText error={actionError} />
+      {amModerator && !ended && (
+        <section class="card hands" aria-labelledby="hands-heading">
+          <h2 id="hands-heading">{t("room.hands_title", { count: hands.length })}</h2>
+          <ul data-testid="hands-list" aria-live="polite">
+            {hands.length === 0 && <li class="empty">{t("room.hands_empty")}</li>}
+            {hands.map((p) => (
+              <li key={p.user_id} class="hand-row" data-user-id={p.user_id}>
+                <span>{p.name || t("common.unnamed")}</span>
+                <button
+                  type="button"
+                  class="secondary small"
+                  onClick={() => void act(() => call(api.POST("/api/v1/rooms/{room_id}/speakers", byUser(p.user_id))))}
+                >
+                  {t("room.menu_bring_on_stage")}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <section aria-labelledby="stage-heading">
+        <h2 id="stage-heading" class="section-title">
+          {t("room.stage", { count: stage.length })}
+        </h2>
+        <ul class="people stage" data-testid="stage">
+          {stage.map(tile)}
+        </ul>
+      </section>
+      <section aria-labelledby="audience-heading">
+        <h2 id="audience-heading" class="section-title">
+          {t("room.audience", { count: audience.length })}
+        </h2>
+        <ul class="people audience" data-testid="audience">
+          {audience.map(tile)}
+        </ul>
+      </section>
+      {!ended && !removed && (
+        <div class="room-bar" role="toolbar" aria-label={t("room.controls")}>
+          <button type="button" class="bar-button" data-testid="leave-room" onClick={() => void leave()}>
+            <LeaveIcon />
+            <span>{t("room.leave")}</span>
+          </button>
+          {amModerator && (
+            <button
+              type="button"
+              class="bar-button danger"
+              data-testid="end-room"
+              onClick={() => void act(() => call(api.POST("/api/v1/rooms/{room_id}/end", path)))}
+            >
+              <span>{t("room.end")}</span>
+            </button>
+          )}
+          {me && !onStage(me.role) &&
+            (me.hand_raised ? (
+              <button
+                type="button"
+                class="bar-button active"
+                data-testid="lower-hand"
+                aria-pressed="true"
+                onClick={() => void act(() => call(api.DELETE("/api/v1/rooms/{room_id}/hand", path)))}
+              >
+                <HandIcon />
+                <span>{t("room.lower_hand")}</span>
+              </button>
+            ) : (
+              <button
+                type="button"
+                class="bar-button"
+                data-testid="raise-hand"
+                onClick={() => void act(() => call(api.POST("/api/v1/rooms/{room_id}/hand", path)))}
+              >
+                <HandIcon />
+                <span>{t("room.raise_hand")}</span>
+              </button>
+            ))}
+          {me && onStage(me.role) && (
+            <button
+              type="button"
+              class={me.muted ? "bar-button mic" : "bar-button mic active"}
+              data-testid="mic-toggle"
+              aria-pressed={!me.muted}
+              onClick={() => void toggleMic()}
+            >
+              <MicIcon off={me.muted} />
+              <span>{me.muted ? t("room.mic_off") : t("room.mic_on")}</span>
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

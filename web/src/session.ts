@@ -1,0 +1,115 @@
+// Who is signed in, and their account as it changes (the per-account WebSocket).
+import { api, call, setBearerToken, setUnauthorizedHandler, type Account } from "./api/client";
+import { LiveSocket } from "./realtime/socket";
+import { Observable } from "./store/observable";
+
+/** undefined while loading, null when signed out. */
+export const account = new Observable<Account | null | undefined>(undefined);
+/** Bumped whenever the hallway changed (a room started, ended or changed size). */
+export const hallwayVersion = new Observable<number>(0);
+/** True while the per-account socket is connected. */
+export const accountLive = new Observable<boolean>(false);
+
+let accountSocket: LiveSocket | null = null;
+let hallwayTimer: ReturnType<typeof setTimeout> | null = null;
+
+function startAccountSocket(): void {
+  accountSocket?.stop();
+  accountSocket = new LiveSocket({
+    path: "/api/v1/me/ws",
+    onOpen: () => accountLive.set(true),
+    onMessage: (message) => {
+      const current = account.get();
+      switch (message.type) {
+        case "hello":
+        case "account.changed":
+          account.set(message.account as Account);
+          break;
+        case "waitlist.position":
+          if (current) {
+            account.set({
+              ...current,
+              waitlist: { position: message.position as number, total: message.total as number },
+            });
+          }
+          break;
+        case "hallway.changed":
+          // Debounced: a burst of changes refetches once.
+          if (hallwayTimer === null) {
+            hallwayTimer = setTimeout(() => {
+              hallwayTimer = null;
+              hallwayVersion.set(hallwayVersion.get() + 1);
+            }, 400);
+          }
+          break;
+        default:
+          break;
+      }
+    },
+    onFinalClose: () => accountLive.set(false),
+  });
+}
+
+function signedIn(value: Account): void {
+  account.set(value);
+  startAccountSocket();
+}
+
+/** Forget the session locally (after logout or a 401). */
+export function signedOut(): void {
+  accountSocket?.stop();
+  accountSocket = null;
+  accountLive.set(false);
+  setBearerToken(null);
+  account.set(null);
+}
+
+setUnauthorizedHandler(() => {
+  if (account.get()) signedOut();
+});
+
+/** Load the account of the session cookie, if any. */
+export async function loadAccount(): Promise<void> {
+  try {
+    signedIn(await call(api.GET("/api/v1/me")));
+  } catch {
+    account.set(null);
+  }
+}
+
+/** Refetch the account (e.g. after claiming a pass). */
+export async function refreshAccount(): Promise<void> {
+  account.set(await call(api.GET("/api/v1/me")));
+}
+
+/** Ask for a sign-in code. */
+export async function requestCode(phone: string): Promise<{ phone: string; resend_in: number }> {
+  return call(api.POST("/api/v1/auth/code", { body: { phone } }));
+}
+
+/** Verify the code: a cookie session where the server has one, else a bearer token in memory. */
+export async function verifyCode(phone: string, code: string): Promise<void> {
+  const paths = api as unknown as {
+    POST(path: string, init: { body: unknown }): Promise<{ data?: unknown; error?: unknown; response: Response }>;
+  };
+  try {
+    const result = await call(paths.POST("/api/v1/auth/session", { body: { phone, code } }));
+    signedIn((result as { account: Account }).account);
+    return;
+  } catch (error) {
+    const status = (error as { status?: number }).status;
+    if (status !== 404 && status !== 405) throw error;
+  }
+  const result = await call(api.POST("/api/v1/auth/verify", { body: { phone, code } }));
+  setBearerToken(result.token);
+  signedIn(result.account);
+}
+
+/** Sign out on the server and here. */
+export async function signOut(): Promise<void> {
+  try {
+    await call(api.POST("/api/v1/auth/logout"));
+  } finally {
+    signedOut();
+  }
+}

@@ -1,0 +1,127 @@
+// Every key in all four languages, the same placeholders, and no user-visible text in the code.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { catalogs, errorText, LANGUAGES, pickLanguage, setLanguage, t, waitText } from "../src/i18n";
+import { pickRegion } from "../src/signin/regions";
+
+const SRC = join(__dirname, "..", "src");
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.tsx?$/.test(name) ? [path] : [];
+  });
+}
+
+const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+describe("translations", () => {
+  it("every language has exactly the English keys, non-empty, with the same placeholders", () => {
+    const keys = Object.keys(catalogs.en).sort();
+    for (const lang of LANGUAGES) {
+      const catalog = catalogs[lang];
+      expect(Object.keys(catalog).sort(), lang).toEqual(keys);
+      for (const key of keys) {
+        expect(catalog[key]!.trim(), `${lang} ${key}`).not.toBe("");
+        expect(placeholders(catalog[key]!), `${lang} ${key}`).toEqual(placeholders(catalogs.en[key]!));
+      }
+    }
+  });
+
+  it("every key used in the code exists", () => {
+    const used = new Set<string>();
+    for (const file of sourceFiles(SRC)) {
+      const text = readFileSync(file, "utf8");
+      for (const match of text.matchAll(/\bt\(\s*"([\w.-]+)"/g)) used.add(match[1]!);
+      // Keys passed around as values (MessageKey-typed props and tables), e.g. label="nav.hallway".
+      if (file.endsWith(".tsx")) for (const match of text.matchAll(/"((?:room|profile|nav|language)\.[\w-]+)"/g)) used.add(match[1]!);
+    }
+    expect(used.size).toBeGreaterThan(50);
+    for (const key of used) expect(catalogs.en, key).toHaveProperty([key]);
+  });
+
+  it("the code has no user-visible text outside the translation files", () => {
+    // Parse each component with the TypeScript compiler: JSX text with a letter in it, and
+    // literal strings in attributes people read or hear, must come from t() instead.
+    const SPOKEN = new Set(["aria-label", "title", "placeholder", "alt", "aria-description", "aria-roledescription"]);
+    const offences: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true, ts.ScriptKind.TSX);
+      const visit = (node: ts.Node) => {
+        if (ts.isJsxText(node) && /\p{L}/u.test(node.text)) offences.push(`${file}: text "${node.text.trim()}"`);
+        if (ts.isJsxAttribute(node) && node.initializer && ts.isStringLiteral(node.initializer)) {
+          const name = node.name.getText(source);
+          if (SPOKEN.has(name) && /\p{L}/u.test(node.initializer.text)) offences.push(`${file}: ${name}="${node.initializer.text}"`);
+        }
+        if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+          const target = node.left.getText(source);
+          if (/\.(textContent|innerText|innerHTML)$/.test(target) && ts.isStringLiteralLike(node.right)) offences.push(`${file}: ${target}`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(offences).toEqual([]);
+  });
+
+  it("the lint finds text that does not come from t()", () => {
+    const source = ts.createSourceFile("x.tsx", '<p aria-label="Close">Hello {name}</p>', ts.ScriptTarget.Latest, true, ts.ScriptKind.TSX);
+    const found: string[] = [];
+    const visit = (node: ts.Node) => {
+      if (ts.isJsxText(node) && /\p{L}/u.test(node.text)) found.push(node.text.trim());
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    expect(found).toEqual(["Hello"]);
+  });
+
+  it("t() fills placeholders and follows the chosen language", () => {
+    setLanguage("de");
+    expect(t("room.stage", { count: 3 })).toBe("Auf der Bühne (3)");
+    setLanguage("zh-Hant");
+    expect(t("nav.hallway")).toBe("大廳");
+    setLanguage("en");
+    expect(t("room.stage", { count: 2 })).toBe("On stage (2)");
+  });
+
+  it("error codes become messages, with the wait time", () => {
+    setLanguage("en");
+    expect(errorText("invalid_code")).toBe("That code is wrong or has expired.");
+    expect(errorText("rate_limited", 240)).toBe("Too many tries. Try again in 4 min.");
+    expect(errorText("rate_limited", 30)).toBe("Too many tries. Try again in 30 s.");
+    expect(errorText("something_new")).toBe(t("errors.unknown"));
+    expect(waitText(61)).toBe("Try again in 61 s.");
+  });
+});
+
+describe("choosing from the browser", () => {
+  it("maps browser languages to ours", () => {
+    expect(pickLanguage(["de-CH", "en"])).toBe("de");
+    expect(pickLanguage(["zh-TW"])).toBe("zh-Hant");
+    expect(pickLanguage(["zh-HK"])).toBe("zh-Hant");
+    expect(pickLanguage(["zh-Hant-TW"])).toBe("zh-Hant");
+    expect(pickLanguage(["zh-CN"])).toBe("zh-Hans");
+    expect(pickLanguage(["zh-SG"])).toBe("zh-Hans");
+    expect(pickLanguage(["zh"])).toBe("zh-Hans");
+    expect(pickLanguage(["fr-FR", "de"])).toBe("de");
+    expect(pickLanguage(["fr-FR"])).toBe("en");
+    expect(pickLanguage([])).toBe("en");
+  });
+
+  it("picks the default country from the browser language", () => {
+    const all = () => true;
+    expect(pickRegion(["de"], all)).toBe("DE");
+    expect(pickRegion(["zh-Hant"], all)).toBe("TW");
+    expect(pickRegion(["zh-TW"], all)).toBe("TW");
+    expect(pickRegion(["zh-HK"], all)).toBe("HK");
+    expect(pickRegion(["zh-CN"], all)).toBe("CN");
+    expect(pickRegion(["zh"], all)).toBe("CN");
+    expect(pickRegion(["en-US"], all)).toBe("US");
+    expect(pickRegion(["en-GB"], all)).toBe("GB");
+    expect(pickRegion(["en"], all)).toBe("US");
+    expect(pickRegion(["xx-invalid-tag!"], all)).toBe("US");
+  });
+});

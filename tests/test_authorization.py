@@ -70,6 +70,33 @@ CASES = [
     Case("POST", "/api/v1/rooms/{room_id}/end", expect(401, 403, 403, 403)),
     Case("POST", "/api/v1/rooms/{room_id}/leave", expect(401, 403, 204, 204)),
     Case("GET", "/api/v1/realtime/schemas", expect(200, 200, 200, 200)),
+    # network (part A): before passes/claim, which lets the waitlisted actor in. The actor was in
+    # {room_id} with `other` (its host), so they met and may offer a card; {connection_id} and
+    # {card_id} are nobody's, so members reach the 404 after the checks. Block and unblock last.
+    Case("GET", "/api/v1/network/vocabulary", expect(200, 200, 200, 200)),
+    Case("PUT", "/api/v1/me/avatar", expect(401, 415, 415, 415), {"not": "multipart"}),
+    Case("DELETE", "/api/v1/me/avatar", expect(401, 204, 204, 204)),
+    Case("GET", "/api/v1/avatars/{other_member}/{content_hash}.webp", expect(404, 404, 404, 404)),
+    Case("POST", "/api/v1/users/{other_member}/follow", expect(401, 403, 204, 204)),
+    Case("DELETE", "/api/v1/users/{other_member}/follow", expect(401, 403, 204, 204)),
+    Case("POST", "/api/v1/connections", expect(401, 403, 201, 201), {"user_id": "{other_member}"}),
+    Case("GET", "/api/v1/connections", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/connections/{connection_id}/accept", expect(401, 403, 404, 404)),
+    Case("POST", "/api/v1/connections/{connection_id}/decline", expect(401, 403, 404, 404)),
+    Case("DELETE", "/api/v1/connections/{connection_id}", expect(401, 403, 404, 404)),
+    Case("GET", "/api/v1/rooms/{room_id}/people", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/me/met", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/cards", expect(401, 403, 201, 201), {"user_id": "{other_member}", "room_id": "{room_id}"}),
+    Case("GET", "/api/v1/cards", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/cards/{card_id}/accept", expect(401, 403, 404, 404)),
+    Case("POST", "/api/v1/cards/{card_id}/decline", expect(401, 403, 404, 404)),
+    Case("PUT", "/api/v1/me/contacts", expect(401, 403, 200, 200), {"hashes": ["ab" * 32]}),
+    Case("GET", "/api/v1/me/contacts/waiting", expect(401, 403, 200, 200)),
+    Case("DELETE", "/api/v1/me/contacts", expect(401, 403, 204, 204)),
+    Case("POST", "/api/v1/waitlist/{other_member}/let-in", expect(401, 403, 404, 404)),
+    Case("GET", "/api/v1/me/blocks", expect(401, 403, 200, 200)),
+    Case("POST", "/api/v1/users/{other_member}/block", expect(401, 403, 204, 204)),
+    Case("DELETE", "/api/v1/users/{other_member}/block", expect(401, 403, 204, 204)),
     Case("GET", "/api/v1/waitlist/me", expect(401, 200, 409, 409)),
     Case("GET", "/api/v1/passes/window", expect(401, 200, 200, 200)),
     Case("POST", "/api/v1/passes/claim", expect(401, 200, 409, 409)),
@@ -117,7 +144,8 @@ async def test_who_may_do_what(
             path = path.replace("{own_invite}", made.json()["id"])
         body = None
         if case.body is not None:
-            body = {k: (new_phone() if v == "{new_phone}" else v) for k, v in case.body.items()}
+            fill = {"{new_phone}": new_phone, "{other_member}": lambda: other.id, "{room_id}": lambda: room.json()["id"]}
+            body = {k: (fill[v]() if isinstance(v, str) and v in fill else v) for k, v in case.body.items()}
         if case.path == "/api/v1/auth/logout" and actor is not None:
             continue  # checked last, below: it ends the session the other cases need
         response = await client.request(case.method, path, json=body, headers=headers)

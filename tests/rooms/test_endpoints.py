@@ -24,7 +24,7 @@ async def test_the_creator_is_the_moderator_on_stage(client: AsyncClient, db: Da
     assert room["topics"] == ["Fintech", "AI"]  # duplicates dropped, case-insensitively
     assert room["visibility"] == "open" and room["status"] == "live" and room["host_id"] == host.id
     assert room["participants"] == [
-        {"user_id": host.id, "name": "Ada 1", "role": "moderator", "hand_raised": False, "muted": False}
+        {"user_id": host.id, "name": "Ada 1", "avatar_url": None, "role": "moderator", "hand_raised": False, "muted": False}
     ]
     assert (room["listener_count"], room["speaker_count"]) == (0, 1)
     assert room["seq"] == 2  # room.created, room.participant_joined
@@ -137,7 +137,7 @@ async def test_join_as_listener_twice_changes_nothing(client: AsyncClient, db: D
     room = await open_room(client, host)
     joined = await ok(client, guest, "POST", f"/rooms/{room['id']}/join")
     assert participant(joined, guest) == {
-        "user_id": guest.id, "name": "Member 2", "role": "listener", "hand_raised": False, "muted": True
+        "user_id": guest.id, "name": "Member 2", "avatar_url": None, "role": "listener", "hand_raised": False, "muted": True
     }
     again = await ok(client, guest, "POST", f"/rooms/{room['id']}/join")
     assert again["seq"] == joined["seq"] and len(again["participants"]) == 2

@@ -1,5 +1,5 @@
 // Who is signed in, and their account as it changes (the per-account WebSocket).
-import { api, call, setBearerToken, setUnauthorizedHandler, type Account } from "./api/client";
+import { api, call, setUnauthorizedHandler, type Account, type Schemas } from "./api/client";
 import { LiveSocket } from "./realtime/socket";
 import { Observable } from "./store/observable";
 
@@ -7,6 +7,8 @@ import { Observable } from "./store/observable";
 export const account = new Observable<Account | null | undefined>(undefined);
 /** Bumped whenever the hallway changed (a room started, ended or changed size). */
 export const hallwayVersion = new Observable<number>(0);
+/** The claim window that matters now (undefined: not known yet), kept live by the socket. */
+export const claimWindow = new Observable<Schemas["ClaimWindowOut"] | null | undefined>(undefined);
 /** True while the per-account socket is connected. */
 export const accountLive = new Observable<boolean>(false);
 
@@ -32,6 +34,9 @@ function startAccountSocket(): void {
               waitlist: { position: message.position as number, total: message.total as number },
             });
           }
+          break;
+        case "waitlist.window":
+          claimWindow.set((message.window as Schemas["ClaimWindowOut"] | null) ?? null);
           break;
         case "hallway.changed":
           // Debounced: a burst of changes refetches once.
@@ -60,7 +65,6 @@ export function signedOut(): void {
   accountSocket?.stop();
   accountSocket = null;
   accountLive.set(false);
-  setBearerToken(null);
   account.set(null);
 }
 
@@ -87,21 +91,9 @@ export async function requestCode(phone: string): Promise<{ phone: string; resen
   return call(api.POST("/api/v1/auth/code", { body: { phone } }));
 }
 
-/** Verify the code: a cookie session where the server has one, else a bearer token in memory. */
+/** Verify the code; the server answers with an HttpOnly session cookie and a CSRF cookie. */
 export async function verifyCode(phone: string, code: string): Promise<void> {
-  const paths = api as unknown as {
-    POST(path: string, init: { body: unknown }): Promise<{ data?: unknown; error?: unknown; response: Response }>;
-  };
-  try {
-    const result = await call(paths.POST("/api/v1/auth/session", { body: { phone, code } }));
-    signedIn((result as { account: Account }).account);
-    return;
-  } catch (error) {
-    const status = (error as { status?: number }).status;
-    if (status !== 404 && status !== 405) throw error;
-  }
-  const result = await call(api.POST("/api/v1/auth/verify", { body: { phone, code } }));
-  setBearerToken(result.token);
+  const result = await call(api.POST("/api/v1/auth/session", { body: { phone, code } }));
   signedIn(result.account);
 }
 

@@ -60,6 +60,10 @@ class DropInterrupted(Conflict):
     code, message = "drop_interrupted", "An earlier drop was interrupted; finish it first."
 
 
+class LettingInClosed(Conflict):
+    code, message = "letting_in_closed", "Only staff may enter in the internal phase: no one can be let in yet."
+
+
 class WindowAlreadyOpen(Conflict):
     code, message = "window_already_open", "Another claim window is open or scheduled."
 
@@ -203,6 +207,32 @@ async def grant_invites(session: AsyncSession, count: int, user: User | None) ->
     if user is not None and user.status != "active":
         raise Forbidden("Only members can invite; this account is still on the waitlist.")
     return await repo.give_invites(session, count, None if user is None else user.id)
+
+
+async def let_in_by_member(
+    session: AsyncSession, settings: Settings, member: User, user: User, now: dt.datetime
+) -> None:
+    """A member lets a waitlisted contact in; it spends one of the member's invites.
+
+    The caller checks that the number is one the member may let in (network rules). The
+    admission is the same as a pass's: off the waitlist exactly once, a member with the usual
+    invites, and the same "you're in" notice and text message.
+    """
+    if member.status != "active":
+        raise Forbidden("Only members can let people in.")
+    if await current_phase(session) is Phase.internal:
+        raise LettingInClosed()
+    if user.status != "waitlisted":
+        raise AlreadyMember("This person is a member already.")
+    if not await repo.take_invite(session, member.id):
+        raise NoInvitesLeft("You have no invites left: letting someone in spends one.")
+    await session.refresh(member, ["invites_left"])
+    if not await repo.leave_waitlist(session, user.id, f"contact:{member.id}", now):
+        raise AlreadyMember("This person was let in meanwhile.")
+    user.status, user.admitted_via, user.activated_at = "active", "contact", now
+    user.invites_left = settings.default_invites
+    await notify_admitted(session, [user.id], now)
+    await session.flush()
 
 
 # --- staff -----------------------------------------------------------------------------------

@@ -111,23 +111,32 @@ async def add_participant(
 
 async def present_with_names(
     session: AsyncSession, room_id: str
-) -> Sequence[tuple[RoomParticipant, str | None]]:
-    """The people in a room now with their profile names: stage first, then by arrival."""
+) -> Sequence[tuple[RoomParticipant, str | None, str | None]]:
+    """The people in a room now with their profile names and avatar hashes: stage first,
+    then by arrival."""
     role_order = case(
         (RoomParticipant.role == "moderator", 0), (RoomParticipant.role == "speaker", 1), else_=2
     )
     rows = await session.execute(
-        select(RoomParticipant, Profile.name)
+        select(RoomParticipant, Profile.name, Profile.avatar_hash)
         .outerjoin(Profile, Profile.user_id == RoomParticipant.user_id)
         .where(RoomParticipant.room_id == room_id, RoomParticipant.presence == IN_ROOM)
         .order_by(role_order, RoomParticipant.joined_at, RoomParticipant.user_id)
     )
-    return [(p, name) for p, name in rows.all()]
+    return [(p, name, avatar) for p, name, avatar in rows.all()]
 
 
 async def name_of(session: AsyncSession, user_id: str) -> str:
     """A person's profile name ('' if they wrote none)."""
     return await session.scalar(select(Profile.name).where(Profile.user_id == user_id)) or ""
+
+
+async def face_of(session: AsyncSession, user_id: str) -> tuple[str, str | None]:
+    """A person's profile name ('' if none) and avatar hash (None if none)."""
+    row = (
+        await session.execute(select(Profile.name, Profile.avatar_hash).where(Profile.user_id == user_id))
+    ).first()
+    return (row[0] or "", row[1]) if row else ("", None)
 
 
 async def count_present(session: AsyncSession, room_id: str, on_stage: bool | None = None) -> int:

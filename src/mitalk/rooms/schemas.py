@@ -39,6 +39,7 @@ class ParticipantOut(BaseModel):
 
     user_id: str
     name: str
+    avatar_url: str | None = Field(default=None, description="Their avatar (256x256 WebP), null when none.")
     role: Role
     hand_raised: bool
     muted: bool

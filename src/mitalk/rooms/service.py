@@ -17,6 +17,8 @@ from mitalk.accounts.models import User
 from mitalk.core.database import after_commit
 from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
 from mitalk.core.settings import Settings
+from mitalk.network import repository as network_repo
+from mitalk.network.models import avatar_url
 from mitalk.realtime.bus import EventBus, contiguous
 from mitalk.rooms import repository as repo
 from mitalk.rooms.events import (
@@ -146,12 +148,13 @@ def room_info(room: Room) -> RoomInfo:
     )
 
 
-def participant_out(row: RoomParticipant, name: str | None) -> ParticipantOut:
+def participant_out(row: RoomParticipant, name: str | None, avatar_hash: str | None = None) -> ParticipantOut:
     """A participant as the API shows them."""
     role: Role = row.role  # type: ignore[assignment]
     return ParticipantOut(
         user_id=row.user_id,
         name=name or "",
+        avatar_url=avatar_url(row.user_id, avatar_hash),
         role=role,
         hand_raised=row.hand_raised,
         muted=row.muted,
@@ -161,7 +164,7 @@ def participant_out(row: RoomParticipant, name: str | None) -> ParticipantOut:
 async def room_out(session: AsyncSession, room: Room) -> RoomOut:
     """A room with the people in it now and its sequence number."""
     people = [
-        participant_out(p, name) for p, name in await repo.present_with_names(session, room.id)
+        participant_out(p, name, avatar) for p, name, avatar in await repo.present_with_names(session, room.id)
     ]
     return RoomOut(
         **room_info(room).model_dump(),
@@ -177,14 +180,21 @@ async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> Roo
     row = await repo.participant(session, room.id, user.id)
     if row is not None and row.presence == REMOVED:
         raise RemovedFromRoom()
-    # Social rooms should open to the people the host follows and connects with; until the
-    # network has follows, they are treated like closed rooms (host and invited people).
-    if (
-        room.visibility != "open"
-        and room.host_id != user.id
-        and not await repo.is_invited(session, room.id, user.id)
+    if room.host_id == user.id:
+        return row
+    # Blocked either way: the host's rooms do not exist for this person (404, not 403).
+    if await network_repo.is_blocked_between(session, room.host_id, user.id):
+        raise RoomNotFound()
+    # Social rooms admit the people the host follows and the host's connections; closed rooms
+    # only invited people (an invitation opens a social room too).
+    if room.visibility == "open" or await repo.is_invited(session, room.id, user.id):
+        return row
+    if room.visibility == "social" and (
+        await network_repo.follows(session, room.host_id, user.id)
+        or user.id in await network_repo.connection_ids(session, room.host_id)
     ):
-        raise NotInvited()
+        return row
+    raise NotInvited()
     return row
 
 
@@ -329,8 +339,9 @@ async def create_room(
     row = await repo.add_participant(
         session, room.id, host.id, "moderator", muted=False, on_stage_seq=room.seq + 1, now=now
     )
-    name = await repo.name_of(session, host.id)
-    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name))
+    name, avatar = await repo.face_of(session, host.id)
+    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
+    await network_repo.record_arrival(session, room.id, host.id, now)
     await session.flush()
     return await room_out(session, room)
 
@@ -356,8 +367,9 @@ async def join(
         )
     else:
         row.presence, row.hand_raised, row.joined_at = IN_ROOM, False, now
-    name = await repo.name_of(session, user.id)
-    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name))
+    name, avatar = await repo.face_of(session, user.id)
+    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
+    await network_repo.record_arrival(session, room.id, user.id, now)
     await session.flush()
     return await room_out(session, room)
 
@@ -371,6 +383,7 @@ async def leave(
     row = await _present(session, room, user)
     row.presence, row.hand_raised = LEFT, False
     _emit(session, bus, room, ParticipantLeft, now, user_id=user.id)
+    await network_repo.record_departure(session, room.id, user.id, now)
     await session.flush()
     if row.role == "moderator" and await repo.count_present_moderators(session, room.id) == 0:
         await _hand_over_or_end(session, bus, room, now)
@@ -394,6 +407,7 @@ async def _end(
 ) -> None:
     room.status, room.ended_at = "ended", now
     await repo.empty_room(session, room.id)
+    await network_repo.record_departure(session, room.id, None, now)
     _emit(session, bus, room, Ended, now, reason=reason, by=by)
 
 
@@ -420,7 +434,7 @@ async def set_hand(
         row.hand_raised = raised
         _emit(session, bus, room, HandRaised if raised else HandLowered, now, user_id=user.id)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user.id))
+    return participant_out(row, *await repo.face_of(session, user.id))
 
 
 async def bring_on_stage(
@@ -442,7 +456,7 @@ async def bring_on_stage(
         _change_role(session, bus, room, row, "speaker", moderator.id, now)
         await repo.add_moderation(session, room.id, moderator.id, "bring_on_stage", user_id, now)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user_id))
+    return participant_out(row, *await repo.face_of(session, user_id))
 
 
 async def move_off_stage(
@@ -465,7 +479,7 @@ async def move_off_stage(
         if not stepping_down:
             await repo.add_moderation(session, room.id, actor.id, "move_off_stage", user_id, now)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user_id))
+    return participant_out(row, *await repo.face_of(session, user_id))
 
 
 async def make_moderator(
@@ -486,7 +500,7 @@ async def make_moderator(
         _change_role(session, bus, room, row, "moderator", moderator.id, now)
         await repo.add_moderation(session, room.id, moderator.id, "make_moderator", user_id, now)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user_id))
+    return participant_out(row, *await repo.face_of(session, user_id))
 
 
 async def mute(
@@ -507,7 +521,7 @@ async def mute(
         if not own:
             await repo.add_moderation(session, room.id, actor.id, "mute", user_id, now)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user_id))
+    return participant_out(row, *await repo.face_of(session, user_id))
 
 
 async def unmute_self(
@@ -522,7 +536,7 @@ async def unmute_self(
         row.muted = False
         _emit(session, bus, room, Unmuted, now, user_id=user.id)
         await session.flush()
-    return participant_out(row, await repo.name_of(session, user.id))
+    return participant_out(row, *await repo.face_of(session, user.id))
 
 
 async def remove(
@@ -544,6 +558,7 @@ async def remove(
     row.presence, row.hand_raised, row.muted, row.on_stage_seq = REMOVED, False, True, None
     row.role = "listener"
     _emit(session, bus, room, Removed, now, user_id=user_id, by=moderator.id)
+    await network_repo.record_departure(session, room.id, user_id, now)
     await repo.add_moderation(session, room.id, moderator.id, "remove", user_id, now)
     await session.flush()
 

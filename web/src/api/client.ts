@@ -1,5 +1,5 @@
 // The HTTP client: generated from the OpenAPI schema (openapi-typescript types +
-// openapi-fetch), plus what every call needs: the CSRF header, the session, typed errors.
+// openapi-fetch), plus what every call needs: the CSRF header of the cookie session, typed errors.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "../../generated/api";
 
@@ -25,19 +25,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The bearer token, only while the server has no cookie sessions (kept in memory, never stored). */
-let bearerToken: string | null = null;
-
-/** Use a bearer token for the API and WebSockets (null: rely on the session cookie). */
-export function setBearerToken(token: string | null): void {
-  bearerToken = token;
-}
-
-/** The bearer token in use, if any. */
-export function getBearerToken(): string | null {
-  return bearerToken;
-}
-
 /** The value of a readable cookie. */
 export function readCookie(name: string): string | null {
   if (typeof document === "undefined") return null;
@@ -54,7 +41,6 @@ const session: Middleware = {
       const csrf = readCookie("mitalk_csrf");
       if (csrf) request.headers.set("X-CSRF-Token", csrf);
     }
-    if (bearerToken) request.headers.set("Authorization", `Bearer ${bearerToken}`);
     return request;
   },
 };

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type RoomSummary, type Schemas } from "../api/client";
 import { t } from "../i18n";
-import { hallwayVersion } from "../session";
+import { accountLive, hallwayVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { asError, ErrorText } from "../ui/ErrorText";
 
@@ -121,6 +121,7 @@ function RoomCard(props: { room: HallwayRoom; onOpen: (roomId: string) => void }
 /** The hallway: live rooms you may enter, and a button to start one. */
 export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
   const version = useObservable(hallwayVersion);
+  const live = useObservable(accountLive);
   const [rooms, setRooms] = useState<HallwayRoom[] | null>(null);
   const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
   const [starting, setStarting] = useState(false);
@@ -131,7 +132,7 @@ export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
       try {
         const hallway = await call(api.GET("/api/v1/rooms"));
         if (!stopped) {
-          setRooms(hallway.rooms as HallwayRoom[]);
+          setRooms((hallway.rooms as HallwayRoom[]).filter((room) => room.status === "live"));
           setError(null);
         }
       } catch (e) {
@@ -139,12 +140,12 @@ export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
       }
     }
     void load();
-    const timer = setInterval(() => void load(), POLL_MS);
+    const timer = live ? null : setInterval(() => void load(), POLL_MS);
     return () => {
       stopped = true;
-      clearInterval(timer);
+      if (timer !== null) clearInterval(timer);
     };
-  }, [version]);
+  }, [version, live]);
 
   return (
     <section class="hallway">

@@ -1,5 +1,4 @@
 // A WebSocket that validates every frame and reconnects with backoff until told to stop.
-import { getBearerToken } from "../api/client";
 import { parseFrame, type ServerMessage } from "./validate";
 
 export interface LiveSocketOptions {
@@ -15,12 +14,10 @@ export interface LiveSocketOptions {
   onFinalClose?: (code: number) => void;
 }
 
-/** The socket URL on this origin (ws: or wss:), with the bearer token while there are no cookies. */
+/** The socket URL on this origin (ws: or wss:); the session cookie authenticates it. */
 export function socketUrl(path: string, query: Record<string, string> = {}): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const params = new URLSearchParams(query);
-  const token = getBearerToken();
-  if (token) params.set("token", token);
   const search = params.toString();
   return `${scheme}//${location.host}${path}${search ? `?${search}` : ""}`;
 }

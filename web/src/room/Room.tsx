@@ -102,7 +102,7 @@ function ParticipantTile(props: {
       data-hand={p.hand_raised ? "true" : "false"}
       data-muted={p.muted ? "true" : "false"}
     >
-      <Avatar name={name} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
+      <Avatar name={name} url={p.avatar_url} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
       <span class="participant-name">
         {props.isSelf ? t("room.you", { name }) : name}
         {p.hand_raised && (

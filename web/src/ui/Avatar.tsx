@@ -7,9 +7,10 @@ export function initials(name: string): string {
   return (first + last).toUpperCase();
 }
 
-/** A round avatar with initials; `speaking` draws the ring. */
-export function Avatar(props: { name: string; speaking: boolean; size?: "large" | "small" }) {
+/** A round avatar (the picture, else initials); `speaking` draws the ring. The name is shown beside it. */
+export function Avatar(props: { name: string; speaking: boolean; size?: "large" | "small"; url?: string | null }) {
   const classes = ["avatar", props.size === "small" ? "small" : "large", props.speaking ? "speaking" : ""];
+  if (props.url) return <img class={classes.join(" ")} src={props.url} alt="" />;
   return (
     <span class={classes.join(" ")} aria-hidden="true">
       {initials(props.name)}

@@ -1,19 +1,19 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Account, type Schemas } from "../api/client";
 import { t } from "../i18n";
-import { accountLive, refreshAccount } from "../session";
+import { accountLive, claimWindow, refreshAccount } from "../session";
 import { useObservable } from "../store/hooks";
 import { asError, ErrorText } from "../ui/ErrorText";
 
 type ClaimWindow = Schemas["ClaimWindowOut"];
 
-/** How often the claim window is checked (and the position, while the live socket is down). */
+/** While the live socket is down, the position and the claim window are polled this often. */
 const POLL_MS = 10_000;
 
 /** The waiting room: your place in line, live, and a pass to claim while a window is open. */
 export function WaitingRoomScreen(props: { account: Account }) {
   const live = useObservable(accountLive);
-  const [window, setWindow] = useState<ClaimWindow | null>(null);
+  const window = useObservable(claimWindow);
   const [claiming, setClaiming] = useState(false);
   const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
   const waitlist = props.account.waitlist;
@@ -23,17 +23,17 @@ export function WaitingRoomScreen(props: { account: Account }) {
     async function poll() {
       try {
         const me = await call(api.GET("/api/v1/waitlist/me"));
-        if (!stopped) setWindow(me.claim_window ?? null);
+        if (!stopped) claimWindow.set((me.claim_window as ClaimWindow | null | undefined) ?? null);
         if (!live) await refreshAccount();
       } catch {
         // A transient failure: the next poll tries again.
       }
     }
     void poll();
-    const timer = setInterval(() => void poll(), POLL_MS);
+    const timer = live ? null : setInterval(() => void poll(), POLL_MS);
     return () => {
       stopped = true;
-      clearInterval(timer);
+      if (timer !== null) clearInterval(timer);
     };
   }, [live]);
 

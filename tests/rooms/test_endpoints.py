@@ -124,7 +124,7 @@ async def test_get_room_shows_participants_and_hides_closed_rooms(client: AsyncC
     await ok(client, guest, "POST", f"/rooms/{room['id']}/join")
     seen = await fetch(client, guest, room["id"])
     assert [set(p) for p in seen["participants"]] == [
-        {"user_id", "name", "role", "hand_raised", "muted"}
+        {"user_id", "name", "avatar_url", "role", "hand_raised", "muted"}
     ] * 2
     assert [(p["role"], p["muted"]) for p in seen["participants"]] == [("moderator", False), ("listener", True)]
 

@@ -59,9 +59,12 @@ function Header(props: { current: Route; waitlisted: boolean }) {
         {t("app.name")}
       </a>
       <nav aria-label={t("nav.label")}>
-        {!props.waitlisted && (
-          <NavLink to={{ name: "hallway" }} testId="nav-hallway" label="nav.hallway" current={props.current} />
-        )}
+        <NavLink
+          to={{ name: "hallway" }}
+          testId="nav-hallway"
+          label={props.waitlisted ? "nav.waitlist" : "nav.hallway"}
+          current={props.current}
+        />
         <NavLink to={{ name: "profile" }} testId="nav-profile" label="nav.profile" current={props.current} />
         {!props.waitlisted && (
           <NavLink to={{ name: "invites" }} testId="nav-invites" label="nav.invites" current={props.current} />

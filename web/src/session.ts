@@ -51,7 +51,10 @@ function startAccountSocket(): void {
           break;
       }
     },
-    onFinalClose: () => accountLive.set(false),
+    onFinalClose: (code) => {
+      accountLive.set(false);
+      if (code === 4401) signedOut();
+    },
   });
 }
 

@@ -10,7 +10,7 @@ export interface LiveSocketOptions {
   /** A frame failed validation (it was dropped). */
   onInvalid?: () => void;
   onOpen?: () => void;
-  /** The server refused us or said goodbye for good (close code 1000 or 4xxx): no reconnect. */
+  /** The server refused us or said goodbye for good (1000, or 4xxx other than 4409): no reconnect. */
   onFinalClose?: (code: number) => void;
 }
 
@@ -73,7 +73,8 @@ export class LiveSocket {
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket || this.stopped) return;
       this.socket = null;
-      if (event.code === 1000 || (event.code >= 4000 && event.code < 5000)) {
+      // 4409: we read too slowly and were dropped; coming back gets a fresh state.
+      if (event.code === 1000 || (event.code >= 4000 && event.code < 5000 && event.code !== 4409)) {
         this.stopped = true;
         this.options.onFinalClose?.(event.code);
         return;

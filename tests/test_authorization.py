@@ -61,6 +61,15 @@ CASES = [
     Case("POST", "/api/v1/rooms/{room_id}/remove", expect(401, 403, 403, 403), {"user_id": "someone"}),
     Case("POST", "/api/v1/rooms/{room_id}/invites", expect(401, 403, 403, 403), {"user_id": "someone"}),
     Case("GET", "/api/v1/rooms/{room_id}/moderation", expect(401, 403, 403, 403)),
+    # scheduled rooms, search, hallway (part B): {room_id} is live and not the actor's, so
+    # starting it is the host's only and an RSVP meets a live room
+    Case("POST", "/api/v1/rooms/{room_id}/start", expect(401, 403, 403, 403)),
+    Case("POST", "/api/v1/rooms/{room_id}/rsvp", expect(401, 403, 409, 409)),
+    Case("DELETE", "/api/v1/rooms/{room_id}/rsvp", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/rooms/{room_id}/calendar.ics", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/hallway", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/search/people", expect(401, 403, 200, 200)),
+    Case("GET", "/api/v1/search/rooms", expect(401, 403, 200, 200)),
     # media: the actor is a listener, so never gets a seat on stage; these tests run with
     # MITALK_MEDIA=off, so what a listener may do answers 503 media_unavailable after the checks
     Case("POST", "/api/v1/rooms/{room_id}/media/offer", expect(401, 403, 403, 403), {"type": "offer", "sdp": "v=0"}),

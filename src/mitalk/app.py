@@ -33,7 +33,10 @@ from mitalk.webclient.serving import router_for as web_client_router
 from mitalk.realtime.account_socket import AccountHub
 from mitalk.realtime.account_socket import router as account_socket_router
 from mitalk.realtime.gateway import router as realtime_router
+from mitalk.rooms.endpoints import hallway_router
 from mitalk.rooms.endpoints import router as rooms_router
+from mitalk.rooms.schedule import run_worker as run_schedule_worker
+from mitalk.search.endpoints import router as search_router
 
 API_PREFIX = "/api/v1"
 
@@ -78,6 +81,11 @@ def create_app(
         workers = []
         if settings.run_workers:
             workers.append(asyncio.create_task(run_sms_worker(app.state.db, app.state.sms, stop_workers)))
+            workers.append(
+                asyncio.create_task(
+                    run_schedule_worker(app.state.db, settings, app.state.bus, stop_workers, clock)
+                )
+            )
         try:
             yield
         finally:
@@ -105,7 +113,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     install_error_handlers(app)
-    for router in (accounts_router, access_router, network_router):
+    for router in (accounts_router, access_router, network_router, search_router, hallway_router):
         app.include_router(router, prefix=API_PREFIX)
     for router in (rooms_router, realtime_router, account_socket_router, media_router):
         app.include_router(router, prefix=API_PREFIX)

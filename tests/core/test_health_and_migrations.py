@@ -15,6 +15,7 @@ from mitalk.app import create_app
 from mitalk.core.database import Base, Database
 from mitalk.core.migrate import current_revision
 from mitalk.core.settings import Settings
+from mitalk.search.schema import include_name
 
 
 async def test_healthz_ok(client: AsyncClient) -> None:
@@ -45,7 +46,7 @@ async def test_migrations_match_the_models(app: FastAPI, db: Database) -> None:
     assert await current_revision(db) is not None
     async with db.engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata)
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False, "include_name": include_name}), Base.metadata)
         )
     assert diff == []
 

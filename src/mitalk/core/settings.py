@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     room_max_participants: int = 5000
     room_max_on_stage: int = 50  # moderators and speakers together
     room_max_live_per_host: int = 3
+    # Scheduled rooms: at most this many waiting per host, at most this far ahead; reminders
+    # this long before the start; one not started this long after its time lapses (ends).
+    room_max_scheduled_per_host: int = 10
+    room_schedule_max_days: int = 90
+    room_reminder_minutes: int = 10
+    room_schedule_lapse_hours: int = 2
+    # Text the RSVP'd people too when a scheduled room goes live (in-app always).
+    room_start_sms: bool = False
     room_event_buffer: int = 500  # events kept per room for clients that reconnect
     realtime_gap_timeout_seconds: float = 2.0  # wait this long for a missing event, then resync
 

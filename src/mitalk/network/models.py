@@ -187,6 +187,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     body: Mapped[str] = mapped_column(String(320))
+    # What the notice is about, for links in clients: {"room_id": …, "user_id": …}.
+    data: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     sms_status: Mapped[str] = mapped_column(String(8), default="none")  # none|pending|sending|sent|failed

@@ -333,6 +333,9 @@ class NotificationOut(BaseModel):
     id: int
     kind: str
     body: str
+    data: dict[str, str] | None = Field(
+        default=None, description="What it is about, for links: room_id, user_id."
+    )
     created_at: dt.datetime
     read: bool
 

@@ -64,7 +64,10 @@ async def notifications_of(session: AsyncSession, user: User, limit: int = 50) -
     return NotificationListOut(
         unread=await repo.unread_count(session, user.id),
         notifications=[
-            NotificationOut(id=n.id, kind=n.kind, body=n.body, created_at=n.created_at, read=n.read_at is not None)
+            NotificationOut(
+                id=n.id, kind=n.kind, body=n.body, data=n.data, created_at=n.created_at,
+                read=n.read_at is not None,
+            )
             for n in notices
         ],
     )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from mitalk.accounts.dependencies import CurrentMember
 from mitalk.core.deps import AppSettings, DbSession, Now
 from mitalk.core.errors import NotActive, NotAuthenticated, error_responses
 from mitalk.realtime.dependencies import Bus
+from mitalk.rooms import hallway as ranking
 from mitalk.rooms import service
 from mitalk.rooms.events import RoomEvent
 from mitalk.rooms.schemas import (
+    Hallway,
     HallwayOut,
     ModerationEntryOut,
     ModerationLogOut,
@@ -21,10 +23,12 @@ from mitalk.rooms.schemas import (
     RoomCreate,
     RoomInviteOut,
     RoomOut,
+    RsvpOut,
     UserRef,
 )
 
 router = APIRouter(prefix="/rooms", tags=["rooms"])
+hallway_router = APIRouter(tags=["rooms"])
 
 # Every action on a live room can meet these.
 _ROOM = (NotAuthenticated, NotActive, service.RoomNotFound, service.RoomEnded)
@@ -43,7 +47,13 @@ class EventPage(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RoomOut,
-    responses=error_responses(NotAuthenticated, NotActive, service.TooManyLiveRooms),
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        service.TooManyLiveRooms,
+        service.TooManyScheduledRooms,
+        service.InvalidStartTime,
+    ),
 )
 async def create_room(
     body: RoomCreate,
@@ -53,14 +63,84 @@ async def create_room(
     settings: AppSettings,
     now: Now,
 ) -> RoomOut:
-    """Open a room; you are its moderator, on stage."""
+    """Open a room (you are its moderator, on stage), or schedule it with ``starts_at``."""
     return await service.create_room(session, bus, settings, member, body, now)
 
 
 @router.get("", response_model=HallwayOut, responses=error_responses(NotAuthenticated, NotActive))
-async def hallway(member: CurrentMember, session: DbSession) -> HallwayOut:
-    """The hallway: live rooms you may enter, fullest first, with listener and speaker counts."""
-    return HallwayOut(rooms=await service.hallway(session, member))
+async def hallway(member: CurrentMember, session: DbSession, now: Now) -> HallwayOut:
+    """The hallway: live rooms you may enter, best first (see ``GET /hallway``), with counts."""
+    return HallwayOut(rooms=await service.hallway(session, member, now))
+
+
+@hallway_router.get("/hallway", response_model=Hallway, responses=error_responses(NotAuthenticated, NotActive))
+async def ranked_hallway(member: CurrentMember, session: DbSession, now: Now) -> Hallway:
+    """Live rooms and upcoming scheduled rooms (next 7 days) you may enter, each ranked for you by
+    the people you follow and are connected with on stage, shared topics and industry, size and
+    freshness; ``score`` is the ranking value (docs/network.md explains it)."""
+    return await ranking.hallway(session, member, now)
+
+
+@router.post(
+    "/{room_id}/start",
+    response_model=RoomOut,
+    responses=error_responses(
+        *_ROOM,
+        service.NotInvited,
+        service.RemovedFromRoom,
+        service.NotTheHost,
+        service.RoomNotScheduled,
+        service.TooManyLiveRooms,
+    ),
+)
+async def start_room(
+    room_id: str,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    settings: AppSettings,
+    now: Now,
+) -> RoomOut:
+    """Start your scheduled room now (hosts): it goes live and the people who RSVP'd are told."""
+    return await service.start_room(session, bus, settings, room_id, member, now)
+
+
+_RSVP_ERRORS = error_responses(
+    NotAuthenticated, NotActive, service.RoomNotFound, service.NotInvited, service.RemovedFromRoom,
+    service.RoomNotScheduled,
+)
+
+
+@router.post("/{room_id}/rsvp", response_model=RsvpOut, responses=_RSVP_ERRORS)
+async def rsvp(room_id: str, member: CurrentMember, session: DbSession, now: Now) -> RsvpOut:
+    """Say you will come to a scheduled room: you get a reminder before it and a notice when it starts."""
+    return await service.set_rsvp(session, room_id, member, True, now)
+
+
+@router.delete("/{room_id}/rsvp", response_model=RsvpOut, responses=_RSVP_ERRORS)
+async def cancel_rsvp(room_id: str, member: CurrentMember, session: DbSession, now: Now) -> RsvpOut:
+    """Take your RSVP back."""
+    return await service.set_rsvp(session, room_id, member, False, now)
+
+
+@router.get(
+    "/{room_id}/calendar.ics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "An RFC 5545 calendar with the room."},
+        **error_responses(NotAuthenticated, NotActive, service.RoomNotFound, service.NotInvited, service.RemovedFromRoom),
+    },
+)
+async def room_calendar(
+    room_id: str, request: Request, member: CurrentMember, session: DbSession, now: Now
+) -> Response:
+    """The room as a calendar file (.ics) to add to your calendar."""
+    body = await service.calendar(session, room_id, member, str(request.base_url), now)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="mitalk-room.ics"'},
+    )
 
 
 @router.get(
@@ -239,12 +319,12 @@ async def remove(
 @router.post(
     "/{room_id}/end",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(*_IN_ROOM, service.NotAModerator),
+    responses=error_responses(*_IN_ROOM, service.NotAModerator, service.NotTheHost),
 )
 async def end_room(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
 ) -> Response:
-    """End the room for everyone (moderators)."""
+    """End the room for everyone (moderators); cancel a scheduled room (its host)."""
     await service.end(session, bus, room_id, member, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -1,4 +1,4 @@
-"""Tables of rooms: the room, who is or was in it, room invites, and the moderation log."""
+"""Tables of rooms: the room, who is or was in it, room invites, RSVPs, and the moderation log."""
 
 from __future__ import annotations
 
@@ -15,22 +15,49 @@ BigSerial = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Room(Base):
-    """A live audio room; ``seq`` is the number of the last event it published."""
+    """An audio room; ``seq`` is the number of the last event it published.
+
+    A scheduled room (``status`` scheduled, ``starts_at`` set) has no people and no stage until
+    its host starts it; then it is live exactly like a room opened on the spot.
+    """
 
     __tablename__ = "rooms"
-    __table_args__ = (Index("ix_rooms_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_rooms_status_created_at", "status", "created_at"),
+        Index("ix_rooms_status_starts_at", "status", "starts_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(120))
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     visibility: Mapped[str] = mapped_column(String(16))  # open | social | closed
     host_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="live")  # live | ended
+    status: Mapped[str] = mapped_column(String(16), default="live")  # scheduled | live | ended
     # Bumped in the same transaction as the change an event describes: a snapshot read with
     # the room's rows is exactly the state after event ``seq``, and rolled-back work leaves no gap.
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Scheduled rooms: when the host said it starts; ``started_at`` is when it went live
+    # (for rooms opened on the spot, their creation time).
+    starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the reminder notices before ``starts_at`` were written (once per room).
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class RoomRsvp(Base):
+    """A person who said they will come to a scheduled room (and wants its reminders)."""
+
+    __tablename__ = "room_rsvps"
+
+    room_id: Mapped[str] = mapped_column(
+        ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RoomParticipant(Base):

@@ -1,4 +1,4 @@
-"""Every SQL query about rooms, participants, room invites and the moderation log."""
+"""Every SQL query about rooms, participants, room invites, RSVPs and the moderation log."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import User
-from mitalk.network.models import Profile
-from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant
+from mitalk.network.models import Follow, Profile
+from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant, RoomRsvp
+from mitalk.rooms.visibility import room_visible_to
 
 IN_ROOM = "in_room"
 LEFT = "left"
@@ -268,5 +269,98 @@ async def moderation_log(session: AsyncSession, room_id: str) -> Sequence[Modera
             select(ModerationAction)
             .where(ModerationAction.room_id == room_id)
             .order_by(ModerationAction.id)
+        )
+    ).all()
+
+
+# --- scheduled rooms and RSVPs ----------------------------------------------------------------
+
+
+async def scheduled_rooms_hosted_by(session: AsyncSession, user_id: str) -> int:
+    """How many scheduled (not yet started) rooms a person has."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Room).where(Room.host_id == user_id, Room.status == "scheduled")
+        )
+        or 0
+    )
+
+
+async def rsvps_of(session: AsyncSession, room_id: str, user_id: str | None) -> tuple[int, bool]:
+    """How many people RSVP'd to a room, and whether ``user_id`` is one of them."""
+    mine = (
+        func.coalesce(func.sum(case((RoomRsvp.user_id == user_id, 1), else_=0)), 0)
+        if user_id
+        else literal(0)
+    )
+    row = (
+        await session.execute(
+            select(func.count(), mine).select_from(RoomRsvp).where(RoomRsvp.room_id == room_id)
+        )
+    ).one()
+    return int(row[0]), bool(row[1])
+
+
+async def add_rsvp(session: AsyncSession, room_id: str, user_id: str, now: dt.datetime) -> None:
+    """Record an RSVP (twice is once)."""
+    if await session.get(RoomRsvp, (room_id, user_id)) is None:
+        session.add(RoomRsvp(room_id=room_id, user_id=user_id, created_at=now))
+        await session.flush()
+
+
+async def remove_rsvp(session: AsyncSession, room_id: str, user_id: str) -> None:
+    """Take an RSVP back (none is fine)."""
+    await session.execute(
+        delete(RoomRsvp).where(RoomRsvp.room_id == room_id, RoomRsvp.user_id == user_id)
+    )
+
+
+def rsvp_user_ids(room_id: str) -> Select[str]:
+    """The people who RSVP'd to a room and may still enter it (a query, for fan-out)."""
+    return (
+        select(RoomRsvp.user_id)
+        .join(Room, Room.id == RoomRsvp.room_id)
+        .join(User, User.id == RoomRsvp.user_id)
+        .where(RoomRsvp.room_id == room_id, User.status == "active", room_visible_to(RoomRsvp.user_id))
+    )
+
+
+def followers_who_may_enter(room_id: str, host_id: str) -> Select[str]:
+    """The host's active followers who may enter the room (a query, for fan-out)."""
+    return (
+        select(Follow.follower_id)
+        .join(Room, Room.id == room_id)
+        .join(User, User.id == Follow.follower_id)
+        .where(
+            Follow.followee_id == host_id,
+            Follow.follower_id != host_id,
+            User.status == "active",
+            room_visible_to(Follow.follower_id),
+        )
+    )
+
+
+async def due_reminders(session: AsyncSession, before: dt.datetime, limit: int) -> Sequence[Room]:
+    """Scheduled rooms starting before ``before`` whose reminders were not written yet."""
+    return (
+        await session.scalars(
+            select(Room)
+            .where(Room.status == "scheduled", Room.starts_at <= before, Room.reminded_at.is_(None))
+            .order_by(Room.starts_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def lapsed_rooms(session: AsyncSession, started_before: dt.datetime, limit: int) -> Sequence[Room]:
+    """Scheduled rooms that should have started before ``started_before`` and never did."""
+    return (
+        await session.scalars(
+            select(Room)
+            .where(Room.status == "scheduled", Room.starts_at < started_before)
+            .order_by(Room.starts_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     ).all()

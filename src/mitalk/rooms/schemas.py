@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Visibility = Literal["open", "social", "closed"]
 Role = Literal["moderator", "speaker", "listener"]
-RoomStatus = Literal["live", "ended"]
+RoomStatus = Literal["scheduled", "live", "ended"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
@@ -17,13 +17,20 @@ MAX_TOPICS = 5
 
 
 class RoomCreate(BaseModel):
-    """A new room: a title, up to 5 topic tags, and who may enter."""
+    """A new room: a title, up to 5 topic tags, who may enter, and optionally when it starts.
+
+    Without ``starts_at`` the room is live at once; with it, the room is scheduled (future,
+    at most ``MITALK_ROOM_SCHEDULE_MAX_DAYS`` ahead) until its host starts it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     title: Title
     topics: Annotated[list[Topic], Field(max_length=MAX_TOPICS)] = []
     visibility: Visibility = "open"
+    starts_at: AwareDatetime | None = Field(
+        default=None, description="Schedule the room for this time (with a time zone) instead of opening it now."
+    )
 
 
 class UserRef(BaseModel):
@@ -56,6 +63,8 @@ class RoomInfo(BaseModel):
     status: RoomStatus
     created_at: dt.datetime
     ended_at: dt.datetime | None
+    starts_at: dt.datetime | None = Field(default=None, description="When a scheduled room is meant to start.")
+    started_at: dt.datetime | None = Field(default=None, description="When it went live (null while scheduled).")
 
 
 class RoomSummary(RoomInfo):
@@ -70,10 +79,41 @@ class RoomOut(RoomSummary):
 
     seq: int
     participants: list[ParticipantOut]
+    rsvp_count: int = Field(default=0, description="How many people said they will come (scheduled rooms).")
+    rsvped: bool = Field(default=False, description="Whether you said you will come.")
+
+
+class UpcomingRoom(RoomInfo):
+    """A scheduled room in the hallway, with its RSVPs."""
+
+    rsvp_count: int
+    rsvped: bool
+    score: float
+
+
+class RankedRoom(RoomSummary):
+    """A live room in the hallway with its ranking score (higher first; see docs/network.md)."""
+
+    score: float
+
+
+class Hallway(BaseModel):
+    """The hallway: live rooms you may enter and upcoming scheduled ones, each best first."""
+
+    live: list[RankedRoom]
+    upcoming: list[UpcomingRoom]
+
+
+class RsvpOut(BaseModel):
+    """Your RSVP to a scheduled room and how many people said they will come."""
+
+    room_id: str
+    rsvped: bool
+    rsvp_count: int
 
 
 class HallwayOut(BaseModel):
-    """Live rooms you may enter, fullest first."""
+    """Live rooms you may enter, best first (see docs/network.md for the ranking)."""
 
     rooms: list[RoomSummary]
 

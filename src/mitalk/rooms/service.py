@@ -35,6 +35,7 @@ from mitalk.rooms.events import (
     StateEvent,
     Unmuted,
 )
+from mitalk.notifications.service import Kind, notify, notify_many
 from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant
 from mitalk.rooms.repository import IN_ROOM, LEFT, REMOVED
 from mitalk.rooms.schemas import (
@@ -43,7 +44,9 @@ from mitalk.rooms.schemas import (
     RoomCreate,
     RoomInfo,
     RoomOut,
+    RoomStatus,
     RoomSummary,
+    RsvpOut,
     Visibility,
 )
 
@@ -121,6 +124,30 @@ class TooManyLiveRooms(Conflict):
     )
 
 
+class RoomNotStarted(Conflict):
+    code, message = "room_not_started", "This room is scheduled: its host has not started it yet."
+
+
+class RoomNotScheduled(Conflict):
+    code, message = "room_not_scheduled", "Only scheduled rooms take RSVPs and can be started."
+
+
+class NotTheHost(Forbidden):
+    code, message = "not_the_host", "Only the room's host may do this."
+
+
+class InvalidStartTime(AppError):
+    status, code = 422, "invalid_start_time"
+    message = "A room can be scheduled from a minute ahead up to the scheduling limit."
+
+
+class TooManyScheduledRooms(Conflict):
+    code, message = (
+        "too_many_scheduled_rooms",
+        "You have as many scheduled rooms as one person may: start or cancel one first.",
+    )
+
+
 class ResyncRequired(AppError):
     status, code = 409, "resync_required"
     message = "Those events are no longer kept: fetch the room again."
@@ -133,6 +160,13 @@ class UserNotFound(NotFound):
 # --- reading ---------------------------------------------------------------------------------
 
 
+def room_status(room: Room) -> RoomStatus:
+    """A room's status as the API names it."""
+    if room.status in ("scheduled", "ended"):
+        return room.status  # type: ignore[return-value]
+    return "live"
+
+
 def room_info(room: Room) -> RoomInfo:
     """What a room is, without its people."""
     visibility: Visibility = room.visibility  # type: ignore[assignment]
@@ -142,9 +176,11 @@ def room_info(room: Room) -> RoomInfo:
         topics=list(room.topics),
         visibility=visibility,
         host_id=room.host_id,
-        status="ended" if room.status == "ended" else "live",
+        status=room_status(room),
         created_at=room.created_at,
         ended_at=room.ended_at,
+        starts_at=room.starts_at,
+        started_at=room.started_at,
     )
 
 
@@ -161,17 +197,20 @@ def participant_out(row: RoomParticipant, name: str | None, avatar_hash: str | N
     )
 
 
-async def room_out(session: AsyncSession, room: Room) -> RoomOut:
-    """A room with the people in it now and its sequence number."""
+async def room_out(session: AsyncSession, room: Room, viewer_id: str | None = None) -> RoomOut:
+    """A room with the people in it now, its sequence number, and its RSVPs."""
     people = [
         participant_out(p, name, avatar) for p, name, avatar in await repo.present_with_names(session, room.id)
     ]
+    rsvp_count, rsvped = await repo.rsvps_of(session, room.id, viewer_id)
     return RoomOut(
         **room_info(room).model_dump(),
         listener_count=sum(1 for p in people if p.role == "listener"),
         speaker_count=sum(1 for p in people if p.role != "listener"),
         seq=room.seq,
         participants=people,
+        rsvp_count=rsvp_count,
+        rsvped=rsvped,
     )
 
 
@@ -209,15 +248,25 @@ async def visible_room(session: AsyncSession, room_id: str, user: User) -> Room:
 
 async def get_room(session: AsyncSession, room_id: str, user: User) -> RoomOut:
     """A room and the people in it, if the person may see it (ended rooms too)."""
-    return await room_out(session, await visible_room(session, room_id, user))
+    return await room_out(session, await visible_room(session, room_id, user), user.id)
 
 
-async def hallway(session: AsyncSession, user: User) -> list[RoomSummary]:
-    """Live rooms the person may enter, fullest first."""
+async def hallway(session: AsyncSession, user: User, now: dt.datetime) -> list[RoomSummary]:
+    """Live rooms the person may enter, best first (the ranking of ``rooms.hallway``)."""
+    from mitalk.rooms import hallway as ranking
+
     return [
-        RoomSummary(**room_info(room).model_dump(), listener_count=lc, speaker_count=sc)
-        for room, lc, sc in await repo.hallway(session, user.id, HALLWAY_SIZE)
+        RoomSummary(**r.model_dump(exclude={"score"}))
+        for r in await ranking.live_rooms(session, user, now, HALLWAY_SIZE)
     ]
+
+
+async def calendar(session: AsyncSession, room_id: str, user: User, base_url: str, now: dt.datetime) -> bytes:
+    """The room as an .ics calendar file, for people who may see it."""
+    from mitalk.rooms.schedule import calendar_file
+
+    room = await visible_room(session, room_id, user)
+    return calendar_file(room, f"{base_url.rstrip('/')}/#/room/{room.id}", now)
 
 
 async def moderation_log(session: AsyncSession, room_id: str, user: User) -> list[ModerationAction]:
@@ -256,6 +305,8 @@ async def _live_room(session: AsyncSession, room_id: str) -> Room:
     room = await repo.room_by_id(session, room_id, lock="update")
     if room is None:
         raise RoomNotFound()
+    if room.status == "scheduled":
+        raise RoomNotStarted()
     if room.status != "live":
         raise RoomEnded()
     return room
@@ -326,24 +377,112 @@ async def create_room(
     body: RoomCreate,
     now: dt.datetime,
 ) -> RoomOut:
-    """Open a room: its creator is its moderator, on stage and unmuted."""
+    """Open a room (its creator is its moderator, on stage and unmuted), or schedule it."""
     await repo.lock_user(session, host.id)
-    if await repo.live_rooms_hosted_by(session, host.id) >= settings.room_max_live_per_host:
+    topics = list({t.casefold(): t for t in reversed(body.topics)}.values())[::-1]
+    if body.starts_at is not None:
+        return await _schedule(session, settings, host, body, topics, now)
+    _check_live_limit(settings, await repo.live_rooms_hosted_by(session, host.id))
+    room = await repo.add_room(session, host.id, body.title, topics, body.visibility, now)
+    room.started_at = now
+    await _go_live(session, bus, settings, room, now)
+    return await room_out(session, room, host.id)
+
+
+def _check_live_limit(settings: Settings, live: int) -> None:
+    if live >= settings.room_max_live_per_host:
         raise TooManyLiveRooms(
             f"You host {settings.room_max_live_per_host} live rooms, the most one person may: "
             "end one first."
         )
-    topics = list({t.casefold(): t for t in reversed(body.topics)}.values())[::-1]
+
+
+async def _schedule(
+    session: AsyncSession, settings: Settings, host: User, body: RoomCreate, topics: list[str], now: dt.datetime
+) -> RoomOut:
+    """Store a scheduled room: no people, no stage, no events until its host starts it."""
+    assert body.starts_at is not None
+    starts_at = body.starts_at.astimezone(dt.UTC)
+    latest = now + dt.timedelta(days=settings.room_schedule_max_days)
+    if not now + dt.timedelta(minutes=1) <= starts_at <= latest:
+        raise InvalidStartTime(
+            f"starts_at must be at least a minute ahead and at most {settings.room_schedule_max_days} days ahead."
+        )
+    if await repo.scheduled_rooms_hosted_by(session, host.id) >= settings.room_max_scheduled_per_host:
+        raise TooManyScheduledRooms(
+            f"You have {settings.room_max_scheduled_per_host} scheduled rooms, the most one person "
+            "may: start or cancel one first."
+        )
     room = await repo.add_room(session, host.id, body.title, topics, body.visibility, now)
+    room.status, room.starts_at = "scheduled", starts_at
+    await session.flush()
+    return await room_out(session, room, host.id)
+
+
+async def _go_live(
+    session: AsyncSession, bus: EventBus, settings: Settings, room: Room, now: dt.datetime
+) -> None:
+    """Make a room live: ``room.created`` (the media layer builds its stage on it), the host
+    on stage, and the host's followers (who may enter) told."""
     _emit(session, bus, room, RoomCreated, now, room=room_info(room))
     row = await repo.add_participant(
-        session, room.id, host.id, "moderator", muted=False, on_stage_seq=room.seq + 1, now=now
+        session, room.id, room.host_id, "moderator", muted=False, on_stage_seq=room.seq + 1, now=now
     )
-    name, avatar = await repo.face_of(session, host.id)
+    name, avatar = await repo.face_of(session, room.host_id)
     _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
-    await network_repo.record_arrival(session, room.id, host.id, now)
+    await network_repo.record_arrival(session, room.id, room.host_id, now)
     await session.flush()
-    return await room_out(session, room)
+    link = {"room_id": room.id, "user_id": room.host_id}
+    await notify_many(
+        session, bus, repo.followers_who_may_enter(room.id, room.host_id), Kind.room_started,
+        f"{name or 'Someone you follow'} started a room: {room.title}", f"room_started:{room.id}",
+        now=now, data=link,
+    )
+
+
+async def start_room(
+    session: AsyncSession, bus: EventBus, settings: Settings, room_id: str, user: User, now: dt.datetime
+) -> RoomOut:
+    """The host starts a scheduled room: it goes live like a room opened now, and the people
+    who RSVP'd are told (in-app; by text too with ``MITALK_ROOM_START_SMS``)."""
+    await repo.lock_user(session, user.id)  # the live-room limit, as in create_room
+    room = await repo.room_by_id(session, room_id, lock="update")
+    if room is None:
+        raise RoomNotFound()
+    await _check_may_enter(session, room, user)
+    if room.host_id != user.id:
+        raise NotTheHost("Only the room's host may start it.")
+    if room.status == "live":
+        raise RoomNotScheduled("This room is live already.")
+    if room.status != "scheduled":
+        raise RoomEnded()
+    _check_live_limit(settings, await repo.live_rooms_hosted_by(session, user.id))
+    room.status, room.started_at = "live", now
+    await _go_live(session, bus, settings, room, now)
+    await notify_many(
+        session, bus, repo.rsvp_user_ids(room.id), Kind.room_starting,
+        f"{room.title} is starting now", f"room_starting:{room.id}", now=now,
+        data={"room_id": room.id}, sms=settings.room_start_sms,
+    )
+    return await room_out(session, room, user.id)
+
+
+async def set_rsvp(
+    session: AsyncSession, room_id: str, user: User, going: bool, now: dt.datetime
+) -> RsvpOut:
+    """Say you will come to a scheduled room (reminders then reach you), or take it back."""
+    room = await repo.room_by_id(session, room_id, lock="update")
+    if room is None:
+        raise RoomNotFound()
+    await _check_may_enter(session, room, user)
+    if going:
+        if room.status != "scheduled":
+            raise RoomNotScheduled()
+        await repo.add_rsvp(session, room.id, user.id, now)
+    else:
+        await repo.remove_rsvp(session, room.id, user.id)
+    count, rsvped = await repo.rsvps_of(session, room.id, user.id)
+    return RsvpOut(room_id=room.id, rsvped=rsvped, rsvp_count=count)
 
 
 async def join(
@@ -358,7 +497,7 @@ async def join(
     room = await _live_room(session, room_id)
     row = await _check_may_enter(session, room, user)
     if row is not None and row.presence == IN_ROOM:
-        return await room_out(session, room)
+        return await room_out(session, room, user.id)
     if await repo.count_present(session, room.id) >= settings.room_max_participants:
         raise RoomFull(f"This room is full ({settings.room_max_participants} people).")
     if row is None:
@@ -371,7 +510,7 @@ async def join(
     _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
     await network_repo.record_arrival(session, room.id, user.id, now)
     await session.flush()
-    return await room_out(session, room)
+    return await room_out(session, room, user.id)
 
 
 async def leave(
@@ -414,7 +553,15 @@ async def _end(
 async def end(
     session: AsyncSession, bus: EventBus, room_id: str, user: User, now: dt.datetime
 ) -> None:
-    """A moderator ends the room for everyone."""
+    """A moderator ends the room for everyone; the host cancels a scheduled room."""
+    scheduled = await repo.room_by_id(session, room_id, lock="update")
+    if scheduled is not None and scheduled.status == "scheduled":
+        if scheduled.host_id != user.id:
+            raise NotTheHost("Only the room's host may cancel it.")
+        scheduled.status, scheduled.ended_at = "ended", now
+        await repo.add_moderation(session, scheduled.id, user.id, "cancel", None, now)
+        await session.flush()
+        return
     room = await _live_room(session, room_id)
     await _moderator(session, room, user)
     await _end(session, bus, room, user.id, "ended_by_moderator", now)
@@ -456,6 +603,12 @@ async def bring_on_stage(
         _change_role(session, bus, room, row, "speaker", moderator.id, now)
         await repo.add_moderation(session, room.id, moderator.id, "bring_on_stage", user_id, now)
         await session.flush()
+        # One notice per stage entry (the room's seq numbers it): coming back later is news again.
+        await notify(
+            session, bus, user_id, Kind.brought_on_stage, f"You are on stage in {room.title}",
+            f"on_stage:{room.id}:{user_id}:{room.seq}", now=now,
+            data={"room_id": room.id, "user_id": moderator.id},
+        )
     return participant_out(row, *await repo.face_of(session, user_id))
 
 

@@ -1,0 +1,1 @@
+"""In-app notifications: written with the change they announce, delivered live after commit."""

@@ -78,15 +78,15 @@ export class RoomAudio {
     }
   }
 
-  /** Hang up for good and tell the server. */
-  close(): void {
+  /** Hang up for good; tell the server unless the room is over (it dropped the seat itself). */
+  close(tellServer = true): void {
     this.closed = true;
     this.generation += 1;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     const hadConnection = this.pc !== null;
     this.hangUp();
     this.status.set("idle");
-    if (hadConnection) {
+    if (hadConnection && tellServer) {
       void call(api.DELETE("/api/v1/rooms/{room_id}/media", { params: { path: { room_id: this.roomId } } })).catch(
         () => undefined,
       );

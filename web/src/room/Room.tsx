@@ -39,7 +39,7 @@ function useLiveRoom(roomId: string, selfId: string) {
         if (me) void audio.connect(pathFor(me.role));
       },
       onClosed: (why) => {
-        audio.close();
+        audio.close(false);
         holder.socket?.stop();
         setClosed(why);
       },
@@ -138,6 +138,9 @@ export function RoomScreen(props: { roomId: string; account: Account }) {
   const needsTap = useObservable(live.audio.needsTap);
   const [actionError, setActionError] = useState<ReturnType<typeof asError> | null>(null);
   const [announcement, setAnnouncement] = useState("");
+  const [confirmingEnd, setConfirmingEnd] = useState(false);
+  const endButton = useRef<HTMLButtonElement>(null);
+  const confirmEndButton = useRef<HTMLButtonElement>(null);
   const seenHands = useRef<Set<string>>(new Set());
 
   const room = state?.room;
@@ -225,6 +228,15 @@ export function RoomScreen(props: { roomId: string; account: Account }) {
   useEffect(() => {
     if (me && onStage(me.role)) live.audio.setMicEnabled(!me.muted);
   }, [me?.muted, me?.role]);
+
+  useEffect(() => {
+    if (confirmingEnd) confirmEndButton.current?.focus();
+  }, [confirmingEnd]);
+
+  function cancelEnd() {
+    setConfirmingEnd(false);
+    setTimeout(() => endButton.current?.focus(), 0);
+  }
 
   async function leave() {
     live.socket?.stop();
@@ -340,7 +352,33 @@ export function RoomScreen(props: { roomId: string; account: Account }) {
           {audience.map(tile)}
         </ul>
       </section>
-      {!ended && !removed && (
+      {!ended && !removed && confirmingEnd && (
+        <div
+          class="room-bar confirm"
+          role="alertdialog"
+          aria-labelledby="end-question"
+          onKeyDown={(event) => {
+            if (event.key === "Escape") cancelEnd();
+          }}
+        >
+          <p id="end-question">{t("room.end_question")}</p>
+          <button type="button" class="bar-button" onClick={cancelEnd}>
+            <span>{t("common.cancel")}</span>
+          </button>
+          <button
+            type="button"
+            class="bar-button danger"
+            ref={confirmEndButton}
+            onClick={() => {
+              setConfirmingEnd(false);
+              void act(() => call(api.POST("/api/v1/rooms/{room_id}/end", path)));
+            }}
+          >
+            <span>{t("room.end")}</span>
+          </button>
+        </div>
+      )}
+      {!ended && !removed && !confirmingEnd && (
         <div class="room-bar" role="toolbar" aria-label={t("room.controls")}>
           <button type="button" class="bar-button" data-testid="leave-room" onClick={() => void leave()}>
             <LeaveIcon />
@@ -351,7 +389,9 @@ export function RoomScreen(props: { roomId: string; account: Account }) {
               type="button"
               class="bar-button danger"
               data-testid="end-room"
-              onClick={() => void act(() => call(api.POST("/api/v1/rooms/{room_id}/end", path)))}
+              ref={endButton}
+              aria-haspopup="dialog"
+              onClick={() => setConfirmingEnd(true)}
             >
               <span>{t("room.end")}</span>
             </button>

@@ -54,3 +54,31 @@ if ! fresh "$stamp" && ! fresh ".venv/.installed[test]"; then
   .venv/bin/python -m pip install -q -e ".$extras"
   touch "$stamp"
 fi
+
+# The web client: built with Node.js (20 or newer) into web/dist, which `mitalk serve` serves at /.
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'
+}
+node_ok || apt_install nodejs
+node_ok || apt_install npm
+node_ok || { echo "setup: Node.js 20 or newer with npm is required to build the web client" >&2; exit 1; }
+# The browser tests drive Debian's Chromium (never a downloaded one).
+if [ $want_test -eq 1 ]; then
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  # Chinese screens in the test run's screenshots need a CJK font (phones bring their own).
+  apt_install fonts-noto-cjk
+fi
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "setup: installing the web client's npm packages"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Rebuild when the client or the API it is generated from changed since the last build.
+built=web/dist/index.html
+if [ ! -f "$built" ] || [ -n "$(find web src/mitalk -newer "$built" -type f \
+    -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/generated/*' \
+    -not -path 'web/test-results/*' -not -name '*.pyc' -print -quit)" ]; then
+  echo "setup: building the web client"
+  .venv/bin/mitalk schemas --out web/generated >/dev/null
+  (cd web && npm run build --silent)
+fi

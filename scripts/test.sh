@@ -6,5 +6,7 @@ bash scripts/setup.sh --test
 eval "$(bash scripts/services.sh)"
 echo "== type check (mypy, src/)"
 .venv/bin/mypy
+echo "== web client unit tests (vitest)"
+(cd web && npm test --silent)
 echo "== tests"
 exec .venv/bin/pytest "$@"

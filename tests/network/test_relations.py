@@ -54,6 +54,7 @@ async def test_connection_request_accept_and_remove(client: AsyncClient, db: Dat
     notes = await ok(client, ben, "GET", "/notifications")
     assert [n["kind"] for n in notes["notifications"]] == ["connection_request"]
     assert "Person 1" in notes["notifications"][0]["body"]
+    assert notes["notifications"][0]["data"] == {"user_id": ana.id}  # clients link to the asker
     assert [n["kind"] for n in (await ok(client, ana, "GET", "/notifications"))["notifications"]] == ["connection_accepted"]
     # either side removes it
     await ok(client, ben, "DELETE", f"/connections/{request['id']}")

@@ -39,6 +39,7 @@ from mitalk.network.schemas import (
     ProfileUpdate,
     PublicUser,
 )
+from mitalk.realtime.dependencies import Bus
 from mitalk.rooms import service as rooms
 
 router = APIRouter(tags=["network"])
@@ -249,10 +250,10 @@ async def my_blocks(member: CurrentMember, session: DbSession) -> PeopleOut:
     },
 )
 async def request_connection(
-    body: UserRef, response: Response, member: CurrentMember, session: DbSession, now: Now
+    body: UserRef, response: Response, member: CurrentMember, session: DbSession, bus: Bus, now: Now
 ) -> ConnectionOut:
     """Ask a member to connect (201); if they asked you already, this accepts theirs (200)."""
-    out, created = await service.request_connection(session, member, body.user_id, now)
+    out, created = await service.request_connection(session, bus, member, body.user_id, now)
     if not created:
         response.status_code = status.HTTP_200_OK
     return out
@@ -269,9 +270,11 @@ async def list_connections(member: CurrentMember, session: DbSession) -> Connect
     response_model=ConnectionOut,
     responses=error_responses(NotAuthenticated, NotActive, service.ConnectionNotFound, service.NotPending),
 )
-async def accept_connection(connection_id: str, member: CurrentMember, session: DbSession, now: Now) -> ConnectionOut:
+async def accept_connection(
+    connection_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ConnectionOut:
     """Accept a request made to you: you are connected."""
-    out = await service.answer_connection(session, member, connection_id, True, now)
+    out = await service.answer_connection(session, bus, member, connection_id, True, now)
     assert out is not None
     return out
 
@@ -281,9 +284,11 @@ async def accept_connection(connection_id: str, member: CurrentMember, session: 
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, NotActive, service.ConnectionNotFound, service.NotPending),
 )
-async def decline_connection(connection_id: str, member: CurrentMember, session: DbSession, now: Now) -> Response:
+async def decline_connection(
+    connection_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
     """Decline a request made to you (they are not told; they may ask again)."""
-    await service.answer_connection(session, member, connection_id, False, now)
+    await service.answer_connection(session, bus, member, connection_id, False, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -327,9 +332,9 @@ async def people_met(member: CurrentMember, session: DbSession, now: Now) -> Met
         service.AlreadyOffered, service.TooManyCards,
     ),
 )
-async def offer_card(body: CardOffer, member: CurrentMember, session: DbSession, now: Now) -> CardOut:
+async def offer_card(body: CardOffer, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> CardOut:
     """Offer your card to someone you were in a room with (within 7 days)."""
-    return await service.offer_card(session, member, body.user_id, body.room_id, now)
+    return await service.offer_card(session, bus, member, body.user_id, body.room_id, now)
 
 
 @router.get("/cards", response_model=CardListOut, responses=error_responses(NotAuthenticated, NotActive))
@@ -343,9 +348,9 @@ async def list_cards(member: CurrentMember, session: DbSession, now: Now) -> Car
     response_model=ConnectionOut,
     responses=error_responses(NotAuthenticated, NotActive, service.CardNotFound, service.NotPending),
 )
-async def accept_card(card_id: str, member: CurrentMember, session: DbSession, now: Now) -> ConnectionOut:
+async def accept_card(card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> ConnectionOut:
     """Accept a card: you two become connections."""
-    out = await service.answer_card(session, member, card_id, True, now)
+    out = await service.answer_card(session, bus, member, card_id, True, now)
     assert out is not None
     return out
 
@@ -355,9 +360,9 @@ async def accept_card(card_id: str, member: CurrentMember, session: DbSession, n
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, NotActive, service.CardNotFound, service.NotPending),
 )
-async def decline_card(card_id: str, member: CurrentMember, session: DbSession, now: Now) -> Response:
+async def decline_card(card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> Response:
     """Decline a card."""
-    await service.answer_card(session, member, card_id, False, now)
+    await service.answer_card(session, bus, member, card_id, False, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -13,6 +13,7 @@ from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import User
 from mitalk.core.errors import Conflict, Forbidden, NotFound
 from mitalk.core.settings import Settings
+from mitalk.realtime.bus import EventBus
 from mitalk.network import repository as repo
 from mitalk.network.models import Connection, ContactCard, Profile
 import datetime as dt
@@ -189,10 +190,13 @@ async def public_user(session: AsyncSession, viewer: User, user_id: str) -> Publ
 
 
 async def _notify(
-    session: AsyncSession, user_id: str, kind: str, key: str, body: str, now: dt.datetime
+    session: AsyncSession, bus: EventBus, user_id: str, kind: str, key: str, body: str, now: dt.datetime,
+    data: dict[str, str],
 ) -> None:
-    """An in-app notice (no text message) for one person, once per ``key``."""
-    await repo.add_notices(session, [user_id], kind, key, body[:320], now, sms=False)
+    """An in-app notice for one person, once per ``key``, delivered live after commit."""
+    from mitalk.notifications.service import notify
+
+    await notify(session, bus, user_id, kind, body, key, now=now, data=data)
 
 
 async def _display_name(session: AsyncSession, user_id: str) -> str:
@@ -228,18 +232,20 @@ def _connection_out(row: Connection, viewer_id: str, other: PersonOut) -> Connec
     )
 
 
-async def _accept(session: AsyncSession, row: Connection, accepter: User, now: dt.datetime) -> None:
+async def _accept(
+    session: AsyncSession, bus: EventBus, row: Connection, accepter: User, now: dt.datetime
+) -> None:
     row.status, row.responded_at = "accepted", now
     await session.flush()
     name = await _display_name(session, accepter.id)
     await _notify(
-        session, row.requester_id, "connection_accepted", f"connacc:{row.id}",
-        f"{name} accepted your connection request.", now,
+        session, bus, row.requester_id, "connection_accepted", f"connacc:{row.id}",
+        f"{name} accepted your connection request.", now, {"user_id": accepter.id},
     )
 
 
 async def request_connection(
-    session: AsyncSession, user: User, user_id: str, now: dt.datetime
+    session: AsyncSession, bus: EventBus, user: User, user_id: str, now: dt.datetime
 ) -> tuple[ConnectionOut, bool]:
     """Ask to connect; returns the connection and whether a new request was made.
 
@@ -255,7 +261,7 @@ async def request_connection(
             raise AlreadyConnected()
         if row.requester_id == user.id:
             raise AlreadyRequested()
-        await _accept(session, row, user, now)
+        await _accept(session, bus, row, user, now)
         return _connection_out(row, user.id, other), False
     if await repo.requests_sent_since(session, user.id, now - dt.timedelta(days=1)) >= CONNECTION_REQUESTS_PER_DAY:
         raise TooManyRequests()
@@ -266,7 +272,8 @@ async def request_connection(
         raise AlreadyRequested("A request between you two was just made: reload your connections.") from exc
     name = await _display_name(session, user.id)
     await _notify(
-        session, target.id, "connection_request", f"connreq:{row.id}", f"{name} wants to connect with you.", now
+        session, bus, target.id, "connection_request", f"connreq:{row.id}", f"{name} wants to connect with you.",
+        now, {"user_id": user.id},
     )
     return _connection_out(row, user.id, other), True
 
@@ -285,7 +292,7 @@ async def connections_of(session: AsyncSession, user: User) -> ConnectionListOut
 
 
 async def answer_connection(
-    session: AsyncSession, user: User, connection_id: str, accept: bool, now: dt.datetime
+    session: AsyncSession, bus: EventBus, user: User, connection_id: str, accept: bool, now: dt.datetime
 ) -> ConnectionOut | None:
     """Accept or decline a request made to you; declining forgets it (they may ask again)."""
     row = await repo.connection_by_id(session, connection_id)
@@ -296,7 +303,7 @@ async def answer_connection(
     if not accept:
         await repo.delete_connection(session, row.id)
         return None
-    await _accept(session, row, user, now)
+    await _accept(session, bus, row, user, now)
     other = person_out(row.requester_id, await repo.profile_of(session, row.requester_id))
     return _connection_out(row, user.id, other)
 
@@ -375,7 +382,9 @@ def _card_out(card: ContactCard, viewer_id: str, other: PersonOut) -> CardOut:
     )
 
 
-async def offer_card(session: AsyncSession, user: User, user_id: str, room_id: str, now: dt.datetime) -> CardOut:
+async def offer_card(
+    session: AsyncSession, bus: EventBus, user: User, user_id: str, room_id: str, now: dt.datetime
+) -> CardOut:
     """Offer your card to someone you were in a room with, within 7 days of being together."""
     if user_id == user.id:
         raise CannotTargetSelf("You cannot offer your card to yourself.")
@@ -393,7 +402,10 @@ async def offer_card(session: AsyncSession, user: User, user_id: str, room_id: s
     except IntegrityError as exc:
         raise AlreadyOffered() from exc
     name = await _display_name(session, user.id)
-    await _notify(session, target.id, "card_offered", f"card:{card.id}", f"{name} offered you their card.", now)
+    await _notify(
+        session, bus, target.id, "card_offered", f"card:{card.id}", f"{name} offered you their card.", now,
+        {"user_id": user.id, "room_id": room_id},
+    )
     return _card_out(card, user.id, person_out(target.id, await repo.profile_of(session, target.id)))
 
 
@@ -415,7 +427,7 @@ async def cards_of(session: AsyncSession, user: User, now: dt.datetime) -> CardL
 
 
 async def answer_card(
-    session: AsyncSession, user: User, card_id: str, accept: bool, now: dt.datetime
+    session: AsyncSession, bus: EventBus, user: User, card_id: str, accept: bool, now: dt.datetime
 ) -> ConnectionOut | None:
     """Accept a card (you two become connections) or decline it."""
     card = await repo.card_by_id(session, card_id)
@@ -439,8 +451,8 @@ async def answer_card(
     await session.flush()
     name = await _display_name(session, user.id)
     await _notify(
-        session, card.sender_id, "card_accepted", f"cardacc:{card.id}",
-        f"{name} accepted your card: you are connected now.", now,
+        session, bus, card.sender_id, "card_accepted", f"cardacc:{card.id}",
+        f"{name} accepted your card: you are connected now.", now, {"user_id": user.id, "room_id": card.room_id},
     )
     return _connection_out(row, user.id, person_out(card.sender_id, await repo.profile_of(session, card.sender_id)))
 

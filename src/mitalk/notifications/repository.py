@@ -47,10 +47,11 @@ async def add_notice(
 async def add_notices_from(
     session: AsyncSession, recipients: Select[str], kind: str, body: str,
     key_prefix: str, data: dict[str, str] | None, now: dt.datetime, sms: bool,
-) -> Sequence[Notification]:
+) -> list[tuple[int, str]]:
     """One notice per person the ``recipients`` query yields, in one INSERT … SELECT.
 
-    Keys are ``key_prefix:user_id``; people who have that notice already are skipped. The
+    Returns (id, user_id) of the new rows. Keys are ``key_prefix:user_id``; people who have that
+    notice already are skipped. The
     database does the whole fan-out in one statement: no rows travel to Python and back.
     """
     recipients_sq = recipients.subquery()
@@ -70,9 +71,10 @@ async def add_notices_from(
         _insert(session)
         .from_select(list(FANOUT_COLUMNS), source)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Notification)
+        .returning(Notification.id, Notification.user_id)
     )
-    return (await session.scalars(stmt)).all()
+    # Only ids come back: the rest of each row is what was just written.
+    return [(int(i), str(u)) for i, u in (await session.execute(stmt)).all()]
 
 
 async def unread_counts(session: AsyncSession, user_ids: Sequence[str]) -> dict[str, int]:

@@ -95,11 +95,18 @@ async def notify_many(
 
     One INSERT … SELECT writes every row; returns how many notices were new.
     """
-    rows = await repo.add_notices_from(session, recipients, str(kind), _clip(body), key_prefix, data, now, sms)
+    body = _clip(body)
+    rows = await repo.add_notices_from(session, recipients, str(kind), body, key_prefix, data, now, sms)
     if rows:
-        counts = await repo.unread_counts(session, [r.user_id for r in rows])
+        counts = await repo.unread_counts(session, [user_id for _, user_id in rows])
         _deliver_after_commit(
-            session, bus, [(r.user_id, notice_out(r), counts.get(r.user_id, 1)) for r in rows]
+            session,
+            bus,
+            [
+                (user_id, NotificationOut(id=notice_id, kind=str(kind), body=body, data=data, created_at=now, read=False),
+                 counts.get(user_id, 1))
+                for notice_id, user_id in rows
+            ],
         )
     return len(rows)
 
@@ -115,18 +122,18 @@ def _deliver_after_commit(
 ) -> None:
     """Queue live delivery (``notification.new`` on each person's channel) for after the commit;
     a rollback drops it with the notices."""
-    events = [notification_event(uid, notice, unread, notice.created_at) for uid, notice, unread in notices]
-    if len(events) <= INLINE_DELIVERY:
-        for event in events:
-            publish_to_user(session, bus, event)
+    if len(notices) <= INLINE_DELIVERY:
+        for uid, notice, unread in notices:
+            publish_to_user(session, bus, notification_event(uid, notice, unread, notice.created_at))
         return
 
     async def publish_all() -> None:
-        for event in events:
+        # Built here, not in the request: ~0.1 ms of pydantic per event adds up for 100k followers.
+        for uid, notice, unread in notices:
             try:
-                await bus.publish(event)
+                await bus.publish(notification_event(uid, notice, unread, notice.created_at))
             except Exception:  # noqa: BLE001 - the notices are stored; the list shows them
-                log.exception("notification_delivery_failed", user=event.room_id)
+                log.exception("notification_delivery_failed", user=uid)
 
     async def start() -> None:
         task = asyncio.create_task(publish_all())

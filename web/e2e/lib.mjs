@@ -233,17 +233,16 @@ export class Person {
     const page = this.page;
     await page.goto('/');
     const select = await this.see(this.id('phone-country'), 'the country chooser');
-    const value = await select.evaluate(
-      (element, wanted) => {
-        const options = [...element.options];
-        const match = options.find((o) => o.value === wanted.country)
-          || options.find((o) => o.value.toUpperCase().includes(wanted.country))
-          || options.find((o) => o.textContent.includes(wanted.dialCode));
-        return match ? match.value : null;
-      },
-      { country, dialCode },
-    );
-    if (!value) throw await this.failure(`the country chooser has no option for ${country} (${dialCode})`);
+    const value = await this.until(`an option for ${country} (${dialCode}) in the country chooser`, () =>
+      select.evaluate(
+        (element, wanted) => {
+          const options = [...element.options];
+          const match = options.find((o) => o.value === wanted.country)
+            || options.find((o) => o.textContent.includes(wanted.dialCode));
+          return match ? match.value : null;
+        },
+        { country, dialCode },
+      ), { timeout: 5000 });
     await select.selectOption(value);
     const national = phone.startsWith(dialCode) ? phone.slice(dialCode.length) : phone;
     await this.id('phone-input').fill(national);
@@ -257,6 +256,18 @@ export class Person {
     this.log(`entered the code ${code}`);
     if (screenshots) await this.screenshot('signin-code');
     await this.tap('verify-code', 'the verify button');
+  }
+
+  /** Fill in and save the profile through the profile screen. */
+  async saveProfile({ name, headline, company }, { screenshot = null } = {}) {
+    await this.tap('nav-profile', 'the profile tab');
+    await (await this.see(this.id('profile-name'), 'the profile form')).fill(name);
+    await this.id('profile-headline').fill(headline);
+    await this.id('profile-company').fill(company);
+    await this.tap('save-profile', 'the save button');
+    await this.see(this.id('profile-saved'), 'the saved notice');
+    if (screenshot) await this.screenshot(screenshot);
+    await this.tap('nav-hallway', 'the hallway tab');
   }
 
   /** The participant tile of ``userId`` in the room (``data-user-id``). */

@@ -424,3 +424,30 @@ async def _participant_count(janus: object, stage_id: int, count: int) -> bool:
 
 async def _healthy(http: httpx.AsyncClient, base: str) -> bool:
     return (await http.get(f"{base}/healthz")).status_code == 200
+
+
+async def test_a_scheduled_room_gets_its_stage_and_carries_audio_once_started(served: Served) -> None:
+    host, guest = await served.person(), await served.person()
+    starts_at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    made = await served.call(host, "POST", "/rooms", {"title": "Scheduled audio", "starts_at": starts_at})
+    assert made.status_code == 201 and made.json()["status"] == "scheduled", made.text
+    room_id = str(made.json()["id"])
+    stage_id = served.stage_id(room_id)
+    await asyncio.sleep(0.5)
+    async with served.janus() as janus:
+        assert stage_id not in await janus.list_rooms()  # no stage while it waits
+    started = await served.call(host, "POST", f"/rooms/{room_id}/start")
+    assert started.status_code == 200 and started.json()["status"] == "live", started.text
+    async with served.janus() as janus:
+        await until(lambda: _has_stage(janus, stage_id), what="the started room's stage")
+
+    speaker = served.bot(host, room_id, HOST_HZ, unmute_on_stage=True)
+    listener = served.bot(guest, room_id)
+    try:
+        await speaker.start()
+        await listener.start()
+        assert (speaker.role, listener.role) == ("moderator", "listener")
+        await hears_tone(listener, HOST_HZ)
+    finally:
+        await speaker.close()
+        await listener.close()

@@ -86,6 +86,7 @@ export class Run {
     const browser = await chromium.launch({ executablePath: this.config.chromium, args, timeout: WAIT_MS });
     const context = await browser.newContext({ ...PHONE, baseURL: this.config.base });
     await context.addInitScript({ content: RECORD_PEER_CONNECTIONS });
+    context.setDefaultTimeout(WAIT_MS); // every action is bounded, not only the waits below
     const page = await context.newPage();
     const person = new Person(this, name, browser, context, page);
     page.on('pageerror', (error) => log(name, `page error: ${error.message}`));
@@ -380,10 +381,17 @@ export class Person {
   /** Assert the page hears a tone near ``hz`` (±15 Hz), retrying for a few seconds. */
   async hearsTone(hz, who) {
     let last = null;
-    await this.until(`${who}'s ${hz} Hz tone in the WebAudio analyser`, async () => {
-      last = await this.dominantFrequency();
-      return last !== null && Math.abs(last - hz) < 15;
-    }, { timeout: 8000, every: 200 });
+    const what = `${who}'s ${hz} Hz tone in the WebAudio analyser`;
+    this.log(`waits for ${what}`);
+    try {
+      await waitFor(what, async () => {
+        last = await this.dominantFrequency();
+        return last !== null && Math.abs(last - hz) < 15;
+      }, { timeout: 8000, every: 200 });
+    } catch (error) {
+      const heard = last === null ? 'no running analyser or no inbound track' : `the loudest frequency was ${last.toFixed(0)} Hz`;
+      throw await this.failure(`${error.message}; ${heard}`, error);
+    }
     this.log(`hears ${who}'s tone: dominant frequency ${last.toFixed(0)} Hz`);
   }
 }
@@ -399,6 +407,15 @@ export async function main(scenario) {
   } catch (error) {
     console.error(`\nFAILED: ${error.stack || error}`);
     if (error.cause) console.error(`cause: ${error.cause.message || error.cause}`);
+    for (const person of run.people) {
+      const file = join(run.out, 'failures', `${person.name}-at-exit.png`);
+      try {
+        await person.page.screenshot({ path: file, fullPage: true, timeout: 5000 });
+        console.error(`${person.name}'s page at exit: ${person.page.url()} (screenshot ${file})`);
+      } catch {
+        /* the browser may be gone */
+      }
+    }
     await run.close();
     process.exit(1);
   }

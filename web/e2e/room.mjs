@@ -76,7 +76,7 @@ main(async (run) => {
   await a.hearsSilence("B's hand is up, but B is still in the audience", { ms: 1000 });
   await a.screenshot('room-moderator');
 
-  await a.participant(bId).getByTestId('participant-menu').click();
+  await (await a.see(a.participant(bId).getByTestId('participant-menu'), "the menu button on B's tile")).click();
   await a.see(a.id('menu-bring-on-stage'), "the moderator menu on B's tile");
   await a.screenshot('room-moderator-menu');
   await b.grantMicrophone();

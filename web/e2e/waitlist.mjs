@@ -56,7 +56,11 @@ main(async (run) => {
   if (!(await c.page.evaluate(() => window.__e2eNoReload === true))) {
     throw await c.failure('the page reloaded to show the new position');
   }
-  c.log(`shows position ${first - 1}`);
+  if (total !== null) {
+    await c.until(`the number of people waiting to drop from ${total} to ${total - 1}`, async () =>
+      (await shownNumber(c, 'waitlist-total')) === total - 1);
+  }
+  c.log(`shows position ${first - 1}${total !== null ? ` of ${total - 1}` : ''}`);
 
   // The next drop admits C: the page moves on into the app.
   run.operator('admin', 'passes', 'drop', String(first - 1));

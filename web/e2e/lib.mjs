@@ -344,6 +344,21 @@ export class Person {
     this.log(`silence confirmed: RMS ${now.rms.toFixed(4)} over ${now.packets} packets`);
   }
 
+  /** The local ICE candidates of the page's open connections: type and address (for the log). */
+  async localCandidates() {
+    return this.page.evaluate(async () => {
+      const found = [];
+      for (const pc of (window.__e2e && window.__e2e.pcs) || []) {
+        if (pc.connectionState === 'closed') continue;
+        const stats = await pc.getStats();
+        stats.forEach((s) => {
+          if (s.type === 'local-candidate') found.push(`${s.candidateType} ${s.address || s.ip || '(address hidden: mDNS name)'}`);
+        });
+      }
+      return found;
+    });
+  }
+
   /**
    * The loudest frequency the page receives, from a WebAudio analyser on the live inbound
    * audio tracks (null when no track or no running AudioContext).

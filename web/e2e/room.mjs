@@ -64,6 +64,7 @@ main(async (run) => {
 
   await b.hearsSound("A's voice");
   await b.hearsTone(hzA, 'A');
+  b.log(`listens over local ICE candidates: ${(await b.localCandidates()).join(', ')}`);
   await b.screenshot('room-listener');
   // Only A is on stage, and A's mix leaves A's own voice out: A hears nothing yet.
   await a.hearsSilence('nobody else is on stage');
@@ -74,6 +75,8 @@ main(async (run) => {
     (await a.participant(bId).getAttribute('data-hand').catch(() => null)) === 'true'
     || (await a.id('hands-list').locator(`[data-user-id="${bId}"]`).count()) > 0);
   await a.hearsSilence("B's hand is up, but B is still in the audience", { ms: 1000 });
+  await a.until("the ring on A, who is still speaking", async () =>
+    (await a.participant(aId).getAttribute('data-speaking')) === 'true');
   await a.screenshot('room-moderator');
 
   await (await a.see(a.participant(bId).getByTestId('participant-menu'), "the menu button on B's tile")).click();
@@ -84,6 +87,7 @@ main(async (run) => {
   await b.until("B's tile to say speaker", async () => (await b.participant(bId).getAttribute('data-role')) === 'speaker');
   if ((await b.participant(bId).getAttribute('data-muted')) === 'true') await b.tap('mic-toggle', "B's microphone button (B arrives muted)");
   await a.hearsSound("B's voice, now that B is on stage");
+  b.log(`speaks over local ICE candidates: ${(await b.localCandidates()).join(', ')}`);
   await a.hearsTone(hzB, 'B');
   await b.hearsTone(hzA, 'A (as a speaker now)');
 

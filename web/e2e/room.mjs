@@ -1,6 +1,7 @@
 // A room, end to end, in real browsers against a real `mitalk serve` and its Janus:
 // A signs in, starts a room and speaks; B signs in, finds it in the hallway, joins and hears A;
-// B raises a hand, A brings B on stage and hears B; A ends the room and B is told so.
+// B raises a hand, A brings B on stage and hears B; A mutes B and hears silence, B unmutes;
+// A ends the room and B is told so.
 // With A's profile and invites screens. Screenshots of each screen go to <outDir>/screens.
 //
 //   node web/e2e/room.mjs CONFIG.json     (tests/media/test_web.py writes CONFIG and runs it)
@@ -91,6 +92,15 @@ main(async (run) => {
   await a.hearsTone(hzB, 'B');
   await b.hearsTone(hzA, 'A (as a speaker now)');
 
+  // A mutes B: the server silences B in Janus, whatever B's page keeps sending.
+  await (await a.see(a.participant(bId).getByTestId('participant-menu'), "the menu button on B's tile")).click();
+  await a.tap('menu-mute', 'mute B');
+  await b.until("B's tile to say muted", async () => (await b.participant(bId).getAttribute('data-muted')) === 'true');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the mix drain
+  await a.hearsSilence('B is muted by the moderator', { ms: 1000 });
+  await b.tap('mic-toggle', "B's microphone button (B unmutes)");
+  await a.hearsSound("B's voice again, after B unmuted");
+
   // A ends the room; B is told so.
   await a.tap('end-room', 'the end-room button');
   // The app asks "End the room for everyone?". The contract names no test id for the answer
@@ -101,6 +111,7 @@ main(async (run) => {
   a.log('confirmed: end the room for everyone');
   await a.see(a.id('room-ended'), "the notice that the room ended, on A's own screen");
   await b.see(b.id('room-ended'), 'the notice that the room ended');
+  await b.until("B's page to hang up its audio connection", async () => (await b.inboundAudio(100)).streams === 0);
   await b.tap('nav-hallway', 'the hallway tab');
   await b.until('the ended room to leave the hallway', async () =>
     (await b.page.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`).count()) === 0);

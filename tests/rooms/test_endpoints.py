@@ -100,6 +100,11 @@ async def test_the_hallway_lists_live_rooms_one_may_enter_with_counts(
     assert (hallway[0]["listener_count"], hallway[0]["speaker_count"]) == (1, 2)
     assert (hallway[1]["listener_count"], hallway[1]["speaker_count"]) == (0, 1)
     assert "participants" not in hallway[0]
+    # Who is on stage, by name, moderators first; listeners are not listed.
+    assert [(p["name"], p["role"]) for p in hallway[0]["speakers"]] == [
+        ("Member 1", "moderator"), ("Member 2", "speaker")
+    ]
+    assert hallway[1]["speakers"][0]["user_id"] == a.id and hallway[1]["speakers"][0]["avatar_url"] is None
 
     titles = {r["title"] for r in (await ok(client, host, "GET", "/rooms"))["rooms"]}
     assert titles == {"Busy", "Quiet", "Closed"}  # a host sees their own closed room

@@ -30,9 +30,9 @@ from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, case, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import User
-from mitalk.network.models import Connection, Follow, Profile
+from mitalk.network.models import Connection, Follow, Profile, avatar_url
 from mitalk.rooms.models import Room, RoomParticipant, RoomRsvp
-from mitalk.rooms.schemas import Hallway, RankedRoom, UpcomingRoom
+from mitalk.rooms.schemas import HALLWAY_STAGE_SHOWN, Hallway, RankedRoom, StagePerson, UpcomingRoom
 from mitalk.rooms.visibility import room_visible_to
 
 IN_ROOM = "in_room"
@@ -181,10 +181,47 @@ async def live_rooms(
         )
         ranked.append((score, started, room, int(listeners), int(speakers)))
     ranked.sort(key=lambda r: (-r[0], -r[1].timestamp(), r[2].id))
+    chosen = ranked[:limit]
+    stages = await stage_people(session, [room.id for _, _, room, _, _ in chosen])
     return [
-        RankedRoom(**room_info(room).model_dump(), listener_count=lc, speaker_count=sc, score=round(score, 4))
-        for score, _, room, lc, sc in ranked[:limit]
+        RankedRoom(
+            **room_info(room).model_dump(), listener_count=lc, speaker_count=sc,
+            speakers=stages.get(room.id, []), score=round(score, 4),
+        )
+        for score, _, room, lc, sc in chosen
     ]
+
+
+async def stage_people(session: AsyncSession, room_ids: list[str]) -> dict[str, list[StagePerson]]:
+    """The first people on each room's stage (moderators, then speakers, longest there first).
+
+    One query for every listed room; at most ``HALLWAY_STAGE_SHOWN`` people each.
+    """
+    if not room_ids:
+        return {}
+    rows = await session.execute(
+        select(RoomParticipant.room_id, RoomParticipant.user_id, RoomParticipant.role, Profile.name, Profile.avatar_hash)
+        .outerjoin(Profile, Profile.user_id == RoomParticipant.user_id)
+        .where(
+            RoomParticipant.room_id.in_(room_ids),
+            RoomParticipant.presence == IN_ROOM,
+            RoomParticipant.role != "listener",
+        )
+        .order_by(
+            RoomParticipant.room_id,
+            case((RoomParticipant.role == "moderator", 0), else_=1),
+            RoomParticipant.joined_at,
+            RoomParticipant.user_id,
+        )
+    )
+    stages: dict[str, list[StagePerson]] = {}
+    for room_id, user_id, role, name, avatar_hash in rows.all():
+        shown = stages.setdefault(room_id, [])
+        if len(shown) < HALLWAY_STAGE_SHOWN:
+            shown.append(
+                StagePerson(user_id=user_id, name=name or "", avatar_url=avatar_url(user_id, avatar_hash), role=role)
+            )
+    return stages
 
 
 async def upcoming_rooms(

@@ -16,6 +16,9 @@ Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 MAX_TOPICS = 5
 
 
+HALLWAY_STAGE_SHOWN = 6  # people on stage listed per hallway room
+
+
 class RoomCreate(BaseModel):
     """A new room: a title, up to 5 topic tags, who may enter, and optionally when it starts.
 
@@ -74,6 +77,21 @@ class RoomSummary(RoomInfo):
     speaker_count: int
 
 
+class StagePerson(BaseModel):
+    """Someone on a room's stage, as the hallway shows them."""
+
+    user_id: str
+    name: str
+    avatar_url: str | None = None
+    role: Role
+
+
+class HallwayRoom(RoomSummary):
+    """A live room in the hallway with the first people on its stage (moderators first)."""
+
+    speakers: list[StagePerson] = Field(default_factory=list, description=f"At most {HALLWAY_STAGE_SHOWN}.")
+
+
 class RoomOut(RoomSummary):
     """A room with the people in it; ``seq`` is the number of its last event."""
 
@@ -91,7 +109,7 @@ class UpcomingRoom(RoomInfo):
     score: float
 
 
-class RankedRoom(RoomSummary):
+class RankedRoom(HallwayRoom):
     """A live room in the hallway with its ranking score (higher first; see docs/network.md)."""
 
     score: float
@@ -115,7 +133,7 @@ class RsvpOut(BaseModel):
 class HallwayOut(BaseModel):
     """Live rooms you may enter, best first (see docs/network.md for the ranking)."""
 
-    rooms: list[RoomSummary]
+    rooms: list[HallwayRoom]
 
 
 class RoomInviteOut(BaseModel):

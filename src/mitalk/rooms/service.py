@@ -39,6 +39,7 @@ from mitalk.notifications.service import Kind, notify, notify_many
 from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant
 from mitalk.rooms.repository import IN_ROOM, LEFT, REMOVED
 from mitalk.rooms.schemas import (
+    HallwayRoom,
     ParticipantOut,
     Role,
     RoomCreate,
@@ -234,7 +235,6 @@ async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> Roo
     ):
         return row
     raise NotInvited()
-    return row
 
 
 async def visible_room(session: AsyncSession, room_id: str, user: User) -> Room:
@@ -251,12 +251,12 @@ async def get_room(session: AsyncSession, room_id: str, user: User) -> RoomOut:
     return await room_out(session, await visible_room(session, room_id, user), user.id)
 
 
-async def hallway(session: AsyncSession, user: User, now: dt.datetime) -> list[RoomSummary]:
+async def hallway(session: AsyncSession, user: User, now: dt.datetime) -> list[HallwayRoom]:
     """Live rooms the person may enter, best first (the ranking of ``rooms.hallway``)."""
     from mitalk.rooms import hallway as ranking
 
     return [
-        RoomSummary(**r.model_dump(exclude={"score"}))
+        HallwayRoom(**r.model_dump(exclude={"score"}))
         for r in await ranking.live_rooms(session, user, now, HALLWAY_SIZE)
     ]
 

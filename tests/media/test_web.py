@@ -167,4 +167,4 @@ def test_waiting_room_follows_the_operators_drops(web_server: tuple[str, Path], 
     """C waits behind D; each drop moves C's shown position without a reload, then admits C."""
     base, data = web_server
     _run_scenario("waitlist.mjs", base, data, tmp_path)
-    _check_and_publish(tmp_path, ["waiting-room"])
+    _check_and_publish(tmp_path, ["waiting-room", "waiting-room-zh-Hans"])

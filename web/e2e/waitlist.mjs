@@ -62,6 +62,15 @@ main(async (run) => {
   }
   c.log(`shows position ${first - 1}${total !== null ? ` of ${total - 1}` : ''}`);
 
+  // The same page in Simplified Chinese: switched from the header, the line still followed.
+  const heading = await c.page.locator('h1').first().textContent();
+  await c.id('language-select').selectOption('zh-Hans');
+  await c.until('the page in Simplified Chinese (<html lang="zh-Hans">, a new heading)', async () =>
+    (await c.page.evaluate(() => document.documentElement.lang)) === 'zh-Hans'
+    && (await c.page.locator('h1').first().textContent()) !== heading);
+  if ((await shownNumber(c, 'waitlist-position')) !== first - 1) throw await c.failure('the position changed with the language');
+  await c.screenshot('waiting-room-zh-Hans');
+
   // The next drop admits C: the page moves on into the app.
   run.operator('admin', 'passes', 'drop', String(first - 1));
   await c.see(c.id('nav-hallway'), 'the app, now that C holds a pass');

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -99,15 +100,20 @@ def _run_scenario(script: str, base: str, data: Path, out: Path, **extra: object
     config_file = out / f"{script}.json"
     out.mkdir(parents=True, exist_ok=True)
     config_file.write_text(json.dumps(config, indent=2))
+    # A session of its own, so a timeout ends node and every browser it started together.
+    process = subprocess.Popen(
+        [node, str(WEB / "e2e" / script), str(config_file)],
+        env=mitalk_env(data), cwd=WEB, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
     try:
-        result = subprocess.run(
-            [node, str(WEB / "e2e" / script), str(config_file)],
-            env=mitalk_env(data), cwd=WEB, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as timeout:
-        pytest.fail(f"{script} ran longer than {SCRIPT_TIMEOUT}s:\n{timeout.stdout}\n{timeout.stderr}", pytrace=False)
-    print(result.stdout)
-    if result.returncode != 0:
+        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{script} ran longer than {SCRIPT_TIMEOUT}s:\n{stdout}\n{stderr}", pytrace=False)
+    print(stdout)
+    if process.returncode != 0:
         # The server's own lines (its calls to the Janus API would drown them).
         logs = "".join(
             f"\n--- {log.name} (last lines, Janus API calls left out) ---\n"
@@ -115,7 +121,7 @@ def _run_scenario(script: str, base: str, data: Path, out: Path, **extra: object
             for log in sorted(data.parent.glob("serve-*.log"))
         )
         pytest.fail(
-            f"{script} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}{logs}", pytrace=False
+            f"{script} failed (exit {process.returncode}):\n{stdout}\n{stderr}{logs}", pytrace=False
         )
 
 

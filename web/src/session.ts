@@ -9,6 +9,10 @@ export const account = new Observable<Account | null | undefined>(undefined);
 export const hallwayVersion = new Observable<number>(0);
 /** The claim window that matters now (undefined: not known yet), kept live by the socket. */
 export const claimWindow = new Observable<Schemas["ClaimWindowOut"] | null | undefined>(undefined);
+/** How many notices are unread (null: not known yet); the socket's `notification.new` keeps it live. */
+export const unreadNotices = new Observable<number | null>(null);
+/** Bumped on every notice that arrives live (open lists refetch). */
+export const noticeVersion = new Observable<number>(0);
 /** True while the per-account socket is connected. */
 export const accountLive = new Observable<boolean>(false);
 
@@ -38,6 +42,10 @@ function startAccountSocket(): void {
         case "waitlist.window":
           claimWindow.set((message.window as Schemas["ClaimWindowOut"] | null) ?? null);
           break;
+        case "notification.new":
+          unreadNotices.set(message.unread as number);
+          noticeVersion.set(noticeVersion.get() + 1);
+          break;
         case "hallway.changed":
           // Debounced: a burst of changes refetches once.
           if (hallwayTimer === null) {
@@ -61,6 +69,17 @@ function startAccountSocket(): void {
 function signedIn(value: Account): void {
   account.set(value);
   startAccountSocket();
+  if (value.status === "active") void refreshUnread();
+}
+
+/** Fetch the unread count (on sign-in, and after marking notices read). */
+export async function refreshUnread(): Promise<void> {
+  try {
+    const list = await call(api.GET("/api/v1/notifications", { params: { query: { limit: 1 } } }));
+    unreadNotices.set(list.unread);
+  } catch {
+    // Not fatal: the bell shows no count until the next notice.
+  }
 }
 
 /** Forget the session locally (after logout or a 401). */
@@ -68,6 +87,7 @@ export function signedOut(): void {
   accountSocket?.stop();
   accountSocket = null;
   accountLive.set(false);
+  unreadNotices.set(null);
   account.set(null);
 }
 

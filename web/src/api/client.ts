@@ -6,10 +6,22 @@ import type { components, paths } from "../../generated/api";
 export type Schemas = components["schemas"];
 export type Account = Schemas["AccountOut"];
 export type Room = Schemas["RoomOut"];
-export type RoomSummary = Schemas["RoomSummary"];
+export type HallwayRoom = Schemas["HallwayRoom"];
+export type RankedRoom = Schemas["RankedRoom"];
+export type UpcomingRoom = Schemas["UpcomingRoom"];
+export type StagePerson = Schemas["StagePerson"];
 export type Participant = Schemas["ParticipantOut"];
 export type Invite = Schemas["InviteOut"];
 export type Profile = Schemas["ProfileOut"];
+export type PublicUser = Schemas["PublicUser"];
+export type Person = Schemas["PersonOut"];
+export type PersonHit = Schemas["PersonHit"];
+export type RoomHit = Schemas["RoomHit"];
+export type Connection = Schemas["ConnectionOut"];
+export type Notice = Schemas["NotificationOut"];
+export type MetPerson = Schemas["MetPersonOut"];
+export type Card = Schemas["CardOut"];
+export type Vocabulary = Schemas["VocabularyOut"];
 
 /** An error answered by the API: `{"error": {"code", "message"}}`, with `Retry-After` if sent. */
 export class ApiError extends Error {

@@ -1,12 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, call, type RoomSummary, type Schemas } from "../api/client";
+import { api, call, type RankedRoom, type Schemas, type UpcomingRoom } from "../api/client";
 import { t } from "../i18n";
 import { accountLive, hallwayVersion } from "../session";
 import { useObservable } from "../store/hooks";
+import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { formatDateTime, localInputToIso, toLocalInput } from "../ui/time";
 
 type Visibility = Schemas["RoomCreate"]["visibility"];
-type HallwayRoom = RoomSummary & { speakers?: { user_id: string; name: string }[] };
 
 /** Refetch the hallway this often while the live account socket is down. */
 const POLL_MS = 15_000;
@@ -15,6 +16,8 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
   const [title, setTitle] = useState("");
   const [topics, setTopics] = useState("");
   const [visibility, setVisibility] = useState<Visibility>("open");
+  const [later, setLater] = useState(false);
+  const [startsAt, setStartsAt] = useState(() => toLocalInput(new Date(Date.now() + 60 * 60 * 1000)));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
 
@@ -27,8 +30,12 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
         .split(",")
         .map((topic) => topic.trim())
         .filter(Boolean);
+      const when = later ? localInputToIso(startsAt) : null;
+      if (later && when === null) throw { code: "invalid_starts_at" };
       const room = await call(
-        api.POST("/api/v1/rooms", { body: { title: title.trim(), topics: topicList, visibility } }),
+        api.POST("/api/v1/rooms", {
+          body: { title: title.trim(), topics: topicList, visibility, ...(when ? { starts_at: when } : {}) },
+        }),
       );
       props.onCreated(room.id);
     } catch (e) {
@@ -74,10 +81,31 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
           <option value="closed">{t("hallway.visibility_closed")}</option>
         </select>
       </label>
+      <label class="check">
+        <input
+          type="checkbox"
+          data-testid="room-schedule-later"
+          checked={later}
+          onChange={(e) => setLater((e.currentTarget as HTMLInputElement).checked)}
+        />
+        <span>{t("hallway.schedule_later")}</span>
+      </label>
+      {later && (
+        <label class="field">
+          <span>{t("hallway.starts_at")}</span>
+          <input
+            type="datetime-local"
+            data-testid="room-starts-at"
+            required
+            value={startsAt}
+            onInput={(e) => setStartsAt((e.currentTarget as HTMLInputElement).value)}
+          />
+        </label>
+      )}
       <ErrorText error={error} />
       <div class="row">
         <button class="primary" type="submit" data-testid="create-room" disabled={busy || !title.trim()}>
-          {t("hallway.create")}
+          {later ? t("hallway.schedule") : t("hallway.create")}
         </button>
         <button class="secondary" type="button" onClick={props.onCancel}>
           {t("common.cancel")}
@@ -87,9 +115,22 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
   );
 }
 
-function RoomCard(props: { room: HallwayRoom; onOpen: (roomId: string) => void }) {
+function Topics(props: { topics: string[] }) {
+  if (props.topics.length === 0) return null;
+  return (
+    <span class="topics">
+      {props.topics.map((topic) => (
+        <span class="topic" key={topic}>
+          {topic}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+function RoomCard(props: { room: RankedRoom; onOpen: (roomId: string) => void }) {
   const { room } = props;
-  const names = room.speakers?.map((s) => s.name || t("common.unnamed")) ?? [];
+  const speakers = room.speakers ?? [];
   return (
     <li>
       <button
@@ -100,16 +141,19 @@ function RoomCard(props: { room: HallwayRoom; onOpen: (roomId: string) => void }
         onClick={() => props.onOpen(room.id)}
       >
         <span class="room-card-title">{room.title}</span>
-        {room.topics.length > 0 && (
-          <span class="topics">
-            {room.topics.map((topic) => (
-              <span class="topic" key={topic}>
-                {topic}
-              </span>
-            ))}
+        <Topics topics={room.topics} />
+        {speakers.length > 0 && (
+          <span class="speakers">
+            <span class="avatar-stack" aria-hidden="true">
+              {speakers.slice(0, 4).map((s) => (
+                <Avatar key={s.user_id} name={s.name || t("common.unnamed")} url={s.avatar_url} size="tiny" />
+              ))}
+            </span>
+            <span class="speaker-names">
+              {t("hallway.on_stage", { names: speakers.map((s) => s.name || t("common.unnamed")).join(", ") })}
+            </span>
           </span>
         )}
-        {names.length > 0 && <span class="speaker-names">{names.join(", ")}</span>}
         <span class="counts">
           {t("hallway.counts", { speakers: room.speaker_count, listeners: room.listener_count })}
         </span>
@@ -118,11 +162,94 @@ function RoomCard(props: { room: HallwayRoom; onOpen: (roomId: string) => void }
   );
 }
 
-/** The hallway: live rooms you may enter, and a button to start one. */
+/** Going or not: the RSVP toggle of a scheduled room (used in the hallway and the room page). */
+export function RsvpButton(props: {
+  roomId: string;
+  rsvped: boolean;
+  onChange: (rsvped: boolean, count: number) => void;
+  onError: (error: ReturnType<typeof asError>) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  async function toggle() {
+    setBusy(true);
+    try {
+      const path = { params: { path: { room_id: props.roomId } } };
+      const result = props.rsvped
+        ? await call(api.DELETE("/api/v1/rooms/{room_id}/rsvp", path))
+        : await call(api.POST("/api/v1/rooms/{room_id}/rsvp", path));
+      props.onChange(result.rsvped, result.rsvp_count);
+    } catch (e) {
+      props.onError(asError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <button
+      type="button"
+      class={props.rsvped ? "primary small" : "secondary small"}
+      data-testid="rsvp-toggle"
+      aria-pressed={props.rsvped}
+      disabled={busy}
+      onClick={() => void toggle()}
+    >
+      {props.rsvped ? t("hallway.rsvp_going") : t("hallway.rsvp")}
+    </button>
+  );
+}
+
+/** The link that downloads a scheduled room's calendar entry (.ics). */
+export function CalendarLink(props: { roomId: string; title: string }) {
+  return (
+    <a
+      class="button secondary small"
+      data-testid="calendar-link"
+      href={`/api/v1/rooms/${encodeURIComponent(props.roomId)}/calendar.ics`}
+      download="mitalk-room.ics"
+      aria-label={t("hallway.calendar_for", { title: props.title })}
+    >
+      {t("hallway.calendar")}
+    </a>
+  );
+}
+
+function UpcomingCard(props: { room: UpcomingRoom; onChange: (room: UpcomingRoom) => void }) {
+  const { room } = props;
+  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  return (
+    <li class="card upcoming-card" data-testid="upcoming-card" data-room-id={room.id}>
+      <a class="room-card-title" href={`#/room/${room.id}`}>
+        {room.title}
+      </a>
+      {room.starts_at && (
+        <p class="starts-at">
+          <time dateTime={room.starts_at} data-testid="upcoming-time">
+            {formatDateTime(room.starts_at)}
+          </time>
+        </p>
+      )}
+      <Topics topics={room.topics} />
+      <p class="counts">{t("hallway.rsvp_count", { count: room.rsvp_count })}</p>
+      <ErrorText error={error} />
+      <div class="actions">
+        <RsvpButton
+          roomId={room.id}
+          rsvped={room.rsvped}
+          onError={setError}
+          onChange={(rsvped, count) => props.onChange({ ...room, rsvped, rsvp_count: count })}
+        />
+        <CalendarLink roomId={room.id} title={room.title} />
+      </div>
+    </li>
+  );
+}
+
+/** The hallway: live rooms you may enter (best first), upcoming ones, and a button to start one. */
 export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
   const version = useObservable(hallwayVersion);
   const live = useObservable(accountLive);
-  const [rooms, setRooms] = useState<HallwayRoom[] | null>(null);
+  const [rooms, setRooms] = useState<RankedRoom[] | null>(null);
+  const [upcoming, setUpcoming] = useState<UpcomingRoom[]>([]);
   const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
   const [starting, setStarting] = useState(false);
 
@@ -130,9 +257,10 @@ export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
     let stopped = false;
     async function load() {
       try {
-        const hallway = await call(api.GET("/api/v1/rooms"));
+        const hallway = await call(api.GET("/api/v1/hallway"));
         if (!stopped) {
-          setRooms((hallway.rooms as HallwayRoom[]).filter((room) => room.status === "live"));
+          setRooms(hallway.live.filter((room) => room.status === "live"));
+          setUpcoming(hallway.upcoming);
           setError(null);
         }
       } catch (e) {
@@ -169,6 +297,22 @@ export function HallwayScreen(props: { onOpen: (roomId: string) => void }) {
             <RoomCard room={room} key={room.id} onOpen={props.onOpen} />
           ))}
         </ul>
+      )}
+      {upcoming.length > 0 && (
+        <section aria-labelledby="upcoming-heading">
+          <h2 id="upcoming-heading" class="section-title">
+            {t("hallway.upcoming")}
+          </h2>
+          <ul class="room-list" data-testid="upcoming-list">
+            {upcoming.map((room) => (
+              <UpcomingCard
+                room={room}
+                key={room.id}
+                onChange={(next) => setUpcoming((list) => list.map((r) => (r.id === next.id ? next : r)))}
+              />
+            ))}
+          </ul>
+        </section>
       )}
     </section>
   );

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, call, type Account, type Participant } from "../api/client";
+import { api, call, type Account, type Participant, type Room } from "../api/client";
+import { CalendarLink, RsvpButton } from "../hallway/Hallway";
 import { t } from "../i18n";
 import { RoomAudio, type AudioPath } from "../media/audio";
 import { roomPlayer } from "../media/player";
@@ -11,6 +12,7 @@ import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
 import { HandIcon, LeaveIcon, MicIcon, MoreIcon } from "../ui/icons";
 import { MenuButton, type MenuItem } from "../ui/Menu";
+import { formatDateTime } from "../ui/time";
 
 const onStage = (role: Role) => role !== "listener";
 const pathFor = (role: Role): AudioPath => (onStage(role) ? "stage" : "audience");
@@ -129,8 +131,105 @@ function ParticipantTile(props: {
   );
 }
 
-/** A room: the stage, the audience, hands, and the controls in thumb reach. */
+/**
+ * A room. A scheduled one shows when it starts (RSVP, calendar; its host can start it now);
+ * a live one is the stage, the audience, hands, and the controls in thumb reach.
+ */
 export function RoomScreen(props: { roomId: string; account: Account }) {
+  const [phase, setPhase] = useState<"checking" | "scheduled" | "live">("checking");
+  const [scheduled, setScheduled] = useState<Room | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    call(api.GET("/api/v1/rooms/{room_id}", { params: { path: { room_id: props.roomId } } }))
+      .then((room) => {
+        if (cancelled) return;
+        setScheduled(room.status === "scheduled" ? room : null);
+        setPhase(room.status === "scheduled" ? "scheduled" : "live");
+      })
+      // Anything else (not found, not allowed): joining says why.
+      .catch(() => !cancelled && setPhase("live"));
+    return () => {
+      cancelled = true;
+    };
+  }, [props.roomId]);
+  if (phase === "checking") {
+    return (
+      <section class="room">
+        <p aria-busy="true">{t("app.loading")}</p>
+      </section>
+    );
+  }
+  if (phase === "scheduled" && scheduled) {
+    return <ScheduledRoom room={scheduled} isHost={scheduled.host_id === props.account.id} onStarted={() => setPhase("live")} />;
+  }
+  return <LiveRoom roomId={props.roomId} account={props.account} />;
+}
+
+function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => void }) {
+  const [room, setRoom] = useState(props.room);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  async function start() {
+    setBusy(true);
+    setError(null);
+    try {
+      await call(api.POST("/api/v1/rooms/{room_id}/start", { params: { path: { room_id: room.id } } }));
+      props.onStarted();
+    } catch (e) {
+      setError(asError(e));
+      setBusy(false);
+    }
+  }
+  return (
+    <section class="room" data-testid="scheduled-room">
+      <div class="room-head">
+        <h1 tabIndex={-1} data-testid="room-title">
+          {room.title}
+        </h1>
+        {room.topics.length > 0 && (
+          <p class="topics">
+            {room.topics.map((topic) => (
+              <span class="topic" key={topic}>
+                {topic}
+              </span>
+            ))}
+          </p>
+        )}
+      </div>
+      <div class="card">
+        <p class="starts-at">
+          {t("room.scheduled_for")}{" "}
+          {room.starts_at && (
+            <time dateTime={room.starts_at} data-testid="room-starts-at">
+              {formatDateTime(room.starts_at)}
+            </time>
+          )}
+        </p>
+        <p class="counts">{t("hallway.rsvp_count", { count: room.rsvp_count ?? 0 })}</p>
+        <ErrorText error={error} />
+        <div class="actions">
+          <RsvpButton
+            roomId={room.id}
+            rsvped={room.rsvped ?? false}
+            onError={setError}
+            onChange={(rsvped, count) => setRoom({ ...room, rsvped, rsvp_count: count })}
+          />
+          <CalendarLink roomId={room.id} title={room.title} />
+        </div>
+      </div>
+      {props.isHost && (
+        <button type="button" class="primary wide" data-testid="start-scheduled-room" disabled={busy} onClick={() => void start()}>
+          {t("room.start_now")}
+        </button>
+      )}
+      <a class="button secondary" href="#/">
+        {t("room.back_to_hallway")}
+      </a>
+    </section>
+  );
+}
+
+function LiveRoom(props: { roomId: string; account: Account }) {
   const selfId = props.account.id;
   const { live, joinError, closed } = useLiveRoom(props.roomId, selfId);
   const state = useObservable(live.store.state);

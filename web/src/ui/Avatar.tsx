@@ -8,8 +8,13 @@ export function initials(name: string): string {
 }
 
 /** A round avatar (the picture, else initials); `speaking` draws the ring. The name is shown beside it. */
-export function Avatar(props: { name: string; speaking: boolean; size?: "large" | "small"; url?: string | null }) {
-  const classes = ["avatar", props.size === "small" ? "small" : "large", props.speaking ? "speaking" : ""];
+export function Avatar(props: {
+  name: string;
+  speaking?: boolean;
+  size?: "large" | "small" | "tiny" | "huge";
+  url?: string | null;
+}) {
+  const classes = ["avatar", props.size ?? "large", props.speaking ? "speaking" : ""];
   if (props.url) return <img class={classes.join(" ")} src={props.url} alt="" />;
   return (
     <span class={classes.join(" ")} aria-hidden="true">

@@ -1,0 +1,20 @@
+// Dates and times in the reader's time zone and language (Intl, no library).
+import { language } from "../i18n";
+
+/** "21 Nov 2026, 18:30" in the current language and the browser's time zone. */
+export function formatDateTime(iso: string): string {
+  return new Intl.DateTimeFormat(language.get(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
+/** A `datetime-local` input's value (local wall time) as an ISO 8601 instant with zone (UTC). */
+export function localInputToIso(value: string): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return null;
+  const date = new Date(value); // a date-time without zone is local time
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+/** The `datetime-local` value of a Date, in local time (minutes precision). */
+export function toLocalInput(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}

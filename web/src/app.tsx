@@ -2,9 +2,14 @@ import { useEffect, useRef } from "preact/hooks";
 import { HallwayScreen } from "./hallway/Hallway";
 import { language, LANGUAGES, setLanguage, t, type Language, type MessageKey } from "./i18n";
 import { InvitesScreen } from "./invites/Invites";
+import { ConnectionsScreen } from "./network/Connections";
+import { MetScreen } from "./network/Met";
+import { Bell, NotificationsScreen } from "./network/Notifications";
+import { PersonScreen } from "./network/Person";
+import { SearchScreen } from "./network/Search";
 import { ProfileScreen } from "./profile/Profile";
 import { RoomScreen } from "./room/Room";
-import { navigate, route, type Route } from "./router";
+import { navigate, route, routeHash, type Route } from "./router";
 import { account, signOut } from "./session";
 import { SignInScreen } from "./signin/SignIn";
 import { useObservable } from "./store/hooks";
@@ -42,7 +47,7 @@ function NavLink(props: { to: Route; testId: string; label: MessageKey; current:
   const active = props.current.name === props.to.name;
   return (
     <a
-      href={props.to.name === "hallway" ? "#/" : `#/${props.to.name}`}
+      href={routeHash(props.to)}
       data-testid={props.testId}
       class={active ? "nav-link active" : "nav-link"}
       aria-current={active ? "page" : undefined}
@@ -65,12 +70,19 @@ function Header(props: { current: Route; waitlisted: boolean }) {
           label={props.waitlisted ? "nav.waitlist" : "nav.hallway"}
           current={props.current}
         />
+        {!props.waitlisted && (
+          <>
+            <NavLink to={{ name: "search" }} testId="nav-search" label="nav.search" current={props.current} />
+            <NavLink to={{ name: "connections" }} testId="nav-connections" label="nav.connections" current={props.current} />
+          </>
+        )}
         <NavLink to={{ name: "profile" }} testId="nav-profile" label="nav.profile" current={props.current} />
         {!props.waitlisted && (
           <NavLink to={{ name: "invites" }} testId="nav-invites" label="nav.invites" current={props.current} />
         )}
       </nav>
       <div class="top-tools">
+        {!props.waitlisted && <Bell />}
         <LanguageSelect />
         <button type="button" class="link-button" data-testid="sign-out" onClick={() => void signOut()}>
           {t("nav.sign_out")}
@@ -90,7 +102,7 @@ export function App() {
   // Move focus to the new screen's heading, so screen readers announce it.
   useEffect(() => {
     main.current?.querySelector<HTMLElement>("h1")?.focus();
-  }, [current.name, me?.status]);
+  }, [current.name, current.name === "person" ? current.userId : "", me?.status]);
 
   if (me === undefined) {
     return (
@@ -111,6 +123,11 @@ export function App() {
   if (current.name === "profile") screen = <ProfileScreen account={me} />;
   else if (waitlisted) screen = <WaitingRoomScreen account={me} />;
   else if (current.name === "invites") screen = <InvitesScreen />;
+  else if (current.name === "search") screen = <SearchScreen />;
+  else if (current.name === "person") screen = <PersonScreen key={current.userId} userId={current.userId} />;
+  else if (current.name === "connections") screen = <ConnectionsScreen />;
+  else if (current.name === "notifications") screen = <NotificationsScreen />;
+  else if (current.name === "met") screen = <MetScreen key={current.roomId ?? ""} roomId={current.roomId} />;
   else if (current.name === "room") screen = <RoomScreen key={current.roomId} roomId={current.roomId} account={me} />;
   else screen = <HallwayScreen onOpen={(roomId) => navigate({ name: "room", roomId })} />;
   return (

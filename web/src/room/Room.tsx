@@ -13,6 +13,7 @@ import { asError, ErrorText } from "../ui/ErrorText";
 import { HandIcon, LeaveIcon, MicIcon, MoreIcon } from "../ui/icons";
 import { MenuButton, type MenuItem } from "../ui/Menu";
 import { formatDateTime } from "../ui/time";
+import { PersonView } from "../network/Person";
 
 const onStage = (role: Role) => role !== "listener";
 const pathFor = (role: Role): AudioPath => (onStage(role) ? "stage" : "audience");
@@ -85,6 +86,36 @@ function useLiveRoom(roomId: string, selfId: string) {
   return { live, joinError, closed };
 }
 
+/** A person's page over the room (the room, its socket and audio stay as they are). */
+function PersonSheet(props: { userId: string; onClose: () => void }) {
+  const sheet = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    sheet.current?.querySelector<HTMLElement>("h2")?.focus();
+    return () => opener?.focus?.();
+  }, []);
+  return (
+    <div class="sheet-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div
+        class="sheet"
+        role="dialog"
+        aria-modal="true"
+        aria-label={t("room.profile_sheet")}
+        data-testid="person-sheet"
+        ref={sheet}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") props.onClose();
+        }}
+      >
+        <button type="button" class="secondary small sheet-close" data-testid="close-person-sheet" onClick={props.onClose}>
+          {t("common.close")}
+        </button>
+        <PersonView userId={props.userId} inSheet />
+      </div>
+    </div>
+  );
+}
+
 function ParticipantTile(props: {
   participant: Participant;
   speaking: boolean;
@@ -104,7 +135,16 @@ function ParticipantTile(props: {
       data-hand={p.hand_raised ? "true" : "false"}
       data-muted={p.muted ? "true" : "false"}
     >
-      <Avatar name={name} url={p.avatar_url} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
+      <span class="avatar-wrap">
+        <Avatar name={name} url={p.avatar_url} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
+        {props.menu.length > 0 && (
+          <MenuButton label={t("room.menu_for", { name })} testId="participant-menu" items={props.menu}>
+            <span class="chip" aria-hidden="true">
+              <MoreIcon />
+            </span>
+          </MenuButton>
+        )}
+      </span>
       <span class="participant-name">
         {props.isSelf ? t("room.you", { name }) : name}
         {p.hand_raised && (
@@ -122,11 +162,6 @@ function ParticipantTile(props: {
       </span>
       {roleLabel && <span class="role">{roleLabel}</span>}
       {props.speaking && <span class="visually-hidden">{t("room.speaking")}</span>}
-      {props.menu.length > 0 && (
-        <MenuButton label={t("room.menu_for", { name })} testId="participant-menu" items={props.menu}>
-          <MoreIcon />
-        </MenuButton>
-      )}
     </li>
   );
 }
@@ -238,6 +273,7 @@ function LiveRoom(props: { roomId: string; account: Account }) {
   const [actionError, setActionError] = useState<ReturnType<typeof asError> | null>(null);
   const [announcement, setAnnouncement] = useState("");
   const [confirmingEnd, setConfirmingEnd] = useState(false);
+  const [viewing, setViewing] = useState<string | null>(null);
   const endButton = useRef<HTMLButtonElement>(null);
   const confirmEndButton = useRef<HTMLButtonElement>(null);
   const seenHands = useRef<Set<string>>(new Set());
@@ -272,8 +308,11 @@ function LiveRoom(props: { roomId: string; account: Account }) {
   const byUser = (userId: string) => ({ ...path, body: { user_id: userId } });
 
   function menuFor(p: Participant): MenuItem[] {
-    if (!amModerator || p.user_id === selfId || ended) return [];
-    const items: MenuItem[] = [];
+    if (p.user_id === selfId) return [];
+    const items: MenuItem[] = [
+      { label: t("room.menu_view_profile"), testId: "menu-view-profile", onSelect: () => setViewing(p.user_id) },
+    ];
+    if (!amModerator || ended) return items;
     const target = (label: Parameters<typeof t>[0], testId: string, run: () => Promise<unknown>, danger = false) =>
       items.push({ label: t(label), testId, danger, onSelect: () => void act(run) });
     if (p.role === "listener") {
@@ -345,7 +384,7 @@ function LiveRoom(props: { roomId: string; account: Account }) {
     } catch {
       // Leaving a room that ended or removed us is fine.
     }
-    navigate({ name: "hallway" });
+    navigate({ name: "met", roomId: props.roomId });
   }
 
   if (joinError && !room) {
@@ -402,9 +441,14 @@ function LiveRoom(props: { roomId: string; account: Account }) {
       {(ended || removed) && (
         <div class="card notice" role="alert" data-testid="room-ended">
           <p>{removed && !ended ? t("room.removed_notice") : t("room.ended_notice")}</p>
-          <a class="button primary" href="#/">
-            {t("room.back_to_hallway")}
-          </a>
+          <div class="actions center">
+            <a class="button primary" href={`#/met/${props.roomId}`} data-testid="room-people-met">
+              {t("room.people_met")}
+            </a>
+            <a class="button secondary" href="#/">
+              {t("room.back_to_hallway")}
+            </a>
+          </div>
         </div>
       )}
       {needsTap && !ended && (
@@ -451,6 +495,7 @@ function LiveRoom(props: { roomId: string; account: Account }) {
           {audience.map(tile)}
         </ul>
       </section>
+      {viewing && <PersonSheet userId={viewing} onClose={() => setViewing(null)} />}
       {!ended && !removed && confirmingEnd && (
         <div
           class="room-bar confirm"

@@ -1,0 +1,177 @@
+// The network screens, in two real browsers against a real `mitalk serve` without media: A and
+// B sign in through the UI; A fills in a profile with a photo; B finds A by a skill, follows
+// and asks to connect; A's bell counts up without a reload and A accepts; both see each other
+// in their network; A schedules a room, B RSVPs and sees it under Upcoming; A starts it, B
+// looks at A's profile from the room; after B blocks A, A no longer finds B in search.
+//
+//   node web/e2e/network.mjs CONFIG.json     (tests/webclient/test_network_screens.py runs it)
+
+import { main } from './lib.mjs';
+
+const PHONE_A = '+4915190000021';
+const PHONE_B = '+4915190000022';
+
+/** The unread count the bell shows (its data-unread attribute). */
+async function bellCount(person) {
+  const value = await person.id('nav-notifications').getAttribute('data-unread', { timeout: 2000 });
+  return Number(value ?? 0);
+}
+
+/** Sign in and wait for the app (the hallway tab). */
+async function signInToApp(person, phone) {
+  await person.signIn(phone);
+  await person.see(person.id('nav-hallway'), 'the app after signing in');
+  const me = await person.me();
+  if (me.status !== 'active') throw await person.failure(`expected an active account in the open phase, got ${me.status}`);
+  return me;
+}
+
+main(async (run) => {
+  run.operator('admin', 'phase', 'open');
+  const a = await run.person('A');
+  const b = await run.person('B');
+  const accountA = await signInToApp(a, PHONE_A);
+  const accountB = await signInToApp(b, PHONE_B);
+
+  // --- A's profile: a refused link is shown at its field, then every field and a photo. ---
+  await a.tap('nav-profile', 'the profile tab');
+  await (await a.see(a.id('profile-name'), 'the profile form')).fill('Ada Lovelace');
+  await a.id('profile-link-0').fill('ftp://files.example.com/ada');
+  await a.tap('save-profile', 'the save button (with a refused link)');
+  await a.see(a.id('field-error-links'), "the server's complaint shown at the links field");
+  await a.id('profile-headline').fill('Engineering lead for payment systems');
+  await a.id('profile-company').fill('Analytical Engines');
+  await a.id('profile-role').fill('VP Engineering');
+  await a.until('the industry picker filled from the vocabulary', async () =>
+    (await a.id('profile-industry').locator('option').count()) > 20);
+  await a.id('profile-industry').selectOption('software_internet');
+  await a.id('profile-location').fill('Berlin');
+  await a.id('profile-skill-input').fill('Rust, Distributed  Systems');
+  await a.id('profile-skill-input').press('Enter');
+  await a.until('two skill tags', async () => (await a.id('skill-tag').count()) === 2);
+  await a.id('profile-bio').fill('Building payment rails.\nMentor for new engineering managers.');
+  await a.id('profile-link-0').fill('https://ada.example.com');
+  await a.id('profile-open-to-mentoring').check();
+  await a.id('profile-open-to-hiring').check();
+  await a.id('avatar-file').setInputFiles(run.config.avatar);
+  await a.see(a.id('avatar-preview'), 'the preview of the chosen photo');
+  await a.tap('avatar-upload', 'the use-this-photo button');
+  await a.until('the uploaded photo served by the server (/api/v1/avatars/…)', async () => {
+    const src = await a.page.locator('[data-testid="avatar-current"] img').getAttribute('src', { timeout: 1000 }).catch(() => null);
+    return src && src.includes('/api/v1/avatars/') ? src : null;
+  });
+  await a.tap('save-profile', 'the save button');
+  await a.see(a.id('profile-saved'), 'the saved notice');
+  if (await a.id('field-error-links').count()) throw await a.failure('the links error is still shown after a good save');
+  const saved = (await a.me()).profile;
+  const expected = { industry: 'software_internet', skills: ['rust', 'distributed systems'], open_to: ['mentoring', 'hiring'], links: ['https://ada.example.com/'] };
+  for (const [field, value] of Object.entries(expected)) {
+    const got = saved[field];
+    const same = Array.isArray(value) ? [...got].sort().join('|') === [...value].sort().join('|') : got === value;
+    if (!same) throw await a.failure(`profile.${field} is ${JSON.stringify(got)}, expected ${JSON.stringify(value)}`);
+  }
+  if (!saved.avatar_url) throw await a.failure('the profile has no avatar_url after the upload');
+  await a.page.evaluate(() => window.scrollTo(0, 0));
+  await a.screenshot('profile-editor');
+  await b.saveProfile({ name: 'Bo Chen', headline: 'Product lead, payments', company: 'Northwind' });
+
+  // A waits in the hallway; the page must not reload from here on.
+  await a.tap('nav-hallway', 'the hallway tab');
+  const unreadBefore = await bellCount(a);
+  await a.page.evaluate(() => { window.__e2eNoReload = true; });
+
+  // --- B finds A by a skill, opens A's page, follows and asks to connect. ---
+  await b.tap('nav-search', 'the search tab');
+  await (await b.see(b.id('search-skill'), 'the skill filter')).fill('rust');
+  const hit = await b.see(b.page.locator(`[data-testid="search-person"][data-user-id="${accountA.id}"]`), 'A among the people with the skill "rust"');
+  await b.screenshot('search');
+  await hit.locator('a').click();
+  await b.see(b.id('person-page'), "A's page");
+  const shownName = await b.id('person-name').textContent();
+  if (shownName.trim() !== 'Ada Lovelace') throw await b.failure(`A's page shows the name ${shownName}`);
+  const pageText = await b.page.locator('body').innerText();
+  if (pageText.replace(/\D/g, '').includes(PHONE_A.slice(3))) throw await b.failure("A's page shows A's phone number");
+  await b.tap('follow', 'the follow button');
+  await b.see(b.id('unfollow'), 'the following state');
+  await b.tap('connect', 'the connect button');
+  await b.see(b.page.locator('[data-testid="person-page"][data-connection="pending_outgoing"]'), 'the request as pending');
+  await b.see(b.id('withdraw-request'), 'the withdraw button');
+  await b.screenshot('person');
+
+  // --- A's bell counts up live; A reads the notice and accepts. ---
+  await a.until(`the bell to count more than ${unreadBefore} unread without a reload`, async () => (await bellCount(a)) > unreadBefore);
+  if (!(await a.page.evaluate(() => window.__e2eNoReload === true))) throw await a.failure('the page reloaded to show the notice');
+  a.log(`bell shows ${await bellCount(a)} unread (was ${unreadBefore})`);
+  await a.tap('nav-notifications', 'the bell');
+  const notice = await a.see(a.page.locator('[data-testid="notice"][data-kind="connection_request"]'), "the notice of B's request");
+  const href = await notice.locator('a').getAttribute('href');
+  if (href !== `#/people/${accountB.id}`) throw await a.failure(`the notice links to ${href}, expected B's page`);
+  await a.screenshot('notifications');
+  await a.until('the bell to count 0 once the notices were seen', async () => (await bellCount(a)) === 0);
+  await a.tap('nav-connections', 'the network tab');
+  const incoming = await a.see(a.page.locator(`[data-testid="incoming-request"][data-user-id="${accountB.id}"]`), "B's request under Requests");
+  await incoming.getByTestId('accept-request').click();
+  await a.see(a.page.locator(`[data-testid="connection"][data-user-id="${accountB.id}"]`), 'B under Connections');
+  await b.tap('nav-connections', 'the network tab');
+  await b.see(b.page.locator(`[data-testid="connection"][data-user-id="${accountA.id}"]`), 'A under Connections');
+  await b.screenshot('connections');
+
+  // --- A schedules a room; B sees it under Upcoming and RSVPs. ---
+  await a.tap('nav-hallway', 'the hallway tab');
+  await a.tap('start-room', 'the start-room button');
+  await (await a.see(a.id('room-title-input'), 'the new-room form')).fill('Rust in payments: lessons learned');
+  await a.id('room-topics-input').fill('rust, payments');
+  await a.id('room-schedule-later').check();
+  const later = await a.page.evaluate(() => {
+    const d = new Date(Date.now() + 3 * 3600 * 1000);
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  });
+  await a.id('room-starts-at').fill(later);
+  await a.tap('create-room', 'the schedule button');
+  await a.see(a.id('scheduled-room'), 'the scheduled room page');
+  await a.see(a.id('start-scheduled-room'), 'the start-now button for the host');
+  const roomId = /#\/room\/([\w-]+)/.exec(a.page.url())?.[1];
+  if (!roomId) throw await a.failure('the scheduled room page has no room id in its address');
+  await b.tap('nav-hallway', 'the hallway tab');
+  const upcoming = await b.see(b.page.locator(`[data-testid="upcoming-card"][data-room-id="${roomId}"]`), "A's room under Upcoming");
+  const calendar = await upcoming.getByTestId('calendar-link').getAttribute('href');
+  if (calendar !== `/api/v1/rooms/${roomId}/calendar.ics`) throw await b.failure(`the calendar link is ${calendar}`);
+  await upcoming.getByTestId('rsvp-toggle').click();
+  await b.see(upcoming.locator('[data-testid="rsvp-toggle"][aria-pressed="true"]'), 'the RSVP as going');
+  await b.see(upcoming.getByText('1 going'), 'one person going');
+  await b.screenshot('hallway-upcoming');
+
+  // --- A starts it; B joins and opens A's profile from the participant menu. ---
+  await a.tap('start-scheduled-room', 'the start-now button');
+  await a.see(a.page.locator(`[data-testid="stage"] [data-testid="participant"][data-user-id="${accountA.id}"]`), 'A on stage in the live room');
+  await b.see(b.page.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`), 'the room live in the hallway');
+  await b.page.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`).click();
+  const tileA = await b.see(b.participant(accountA.id), "A's tile in the room");
+  await b.screenshot('room-person-menu');
+  await tileA.getByTestId('participant-menu').click();
+  await b.tap('menu-view-profile', 'the view-profile item');
+  const sheet = await b.see(b.id('person-sheet'), "A's profile over the room");
+  if ((await sheet.getByTestId('person-name').textContent()).trim() !== 'Ada Lovelace') throw await b.failure('the sheet shows another name');
+  await b.tap('close-person-sheet', 'the close button');
+  await b.see(b.id('leave-room'), 'the room again');
+  await b.tap('leave-room', 'the leave button');
+  await b.see(b.page.locator(`[data-testid="met-person"][data-user-id="${accountA.id}"]`), 'A among the people B met in the room');
+
+  // --- Before the block A finds B; after B blocks A, A does not. ---
+  await a.tap('nav-search', 'the search tab');
+  await (await a.see(a.id('search-input'), 'the search box')).fill('Bo Chen');
+  await a.see(a.page.locator(`[data-testid="search-person"][data-user-id="${accountB.id}"]`), 'B in the results');
+  await b.page.goto(`/#/people/${accountA.id}`);
+  await b.tap('block', 'the block button');
+  await b.tap('block-confirm', 'the confirmation');
+  await b.see(b.id('person-blocked'), 'the blocked notice');
+  await b.tap('nav-connections', 'the network tab');
+  await b.see(b.page.locator(`[data-testid="blocked-person"][data-user-id="${accountA.id}"]`), 'A under Blocked');
+  await a.id('search-input').fill('');
+  await a.id('search-input').fill('Bo Chen');
+  await a.see(a.id('search-empty'), 'no results for "Bo Chen" now that B blocked A');
+  if (await a.page.locator(`[data-testid="search-person"][data-user-id="${accountB.id}"]`).count()) {
+    throw await a.failure('A still finds B after the block');
+  }
+});

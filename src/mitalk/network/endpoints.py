@@ -213,9 +213,9 @@ async def unfollow_user(user_id: str, member: CurrentMember, session: DbSession)
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, NotActive, service.PersonNotFound, service.CannotTargetSelf, service.BlockingTooMany),
 )
-async def block_user(user_id: str, member: CurrentMember, session: DbSession, now: Now) -> Response:
+async def block_user(user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> Response:
     """Block someone: you disappear from each other's profiles, rooms, lists and search."""
-    await service.block(session, member, user_id, now)
+    await service.block(session, bus, member, user_id, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -356,7 +356,8 @@ async def blocked_by(session: AsyncSession, user_id: str) -> list[str]:
 
 
 async def sever(session: AsyncSession, a: str, b: str) -> None:
-    """Remove follows both ways, the connection or request, and pending cards between two people."""
+    """Remove follows both ways, the connection or request, pending cards, and each one's
+    notices that link to the other (a request, a card, "started a room") between two people."""
     await session.execute(
         delete(Follow).where(
             or_(and_(Follow.follower_id == a, Follow.followee_id == b), and_(Follow.follower_id == b, Follow.followee_id == a))
@@ -372,6 +373,12 @@ async def sever(session: AsyncSession, a: str, b: str) -> None:
             ),
         )
     )
+    for owner, other in ((a, b), (b, a)):
+        await session.execute(
+            delete(Notification).where(
+                Notification.user_id == owner, Notification.data["user_id"].as_string() == other
+            )
+        )
 
 
 # --- room visits: who met whom ---------------------------------------------------------------

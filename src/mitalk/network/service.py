@@ -318,8 +318,11 @@ async def remove_connection(session: AsyncSession, user: User, connection_id: st
     await repo.delete_connection(session, row.id)
 
 
-async def block(session: AsyncSession, user: User, user_id: str, now: dt.datetime) -> None:
-    """Block someone: follows both ways, any connection or request, and pending cards go."""
+async def block(session: AsyncSession, bus: EventBus, user: User, user_id: str, now: dt.datetime) -> None:
+    """Block someone: follows both ways, any connection or request, pending cards, notices
+    about each other, and shared rooms go (``rooms.service.part_after_block``)."""
+    from mitalk.rooms import service as rooms
+
     if user_id == user.id:
         raise CannotTargetSelf("You cannot block yourself.")
     target = await accounts_repo.user_by_id(session, user_id)
@@ -329,6 +332,7 @@ async def block(session: AsyncSession, user: User, user_id: str, now: dt.datetim
         raise BlockingTooMany()
     await repo.add_block(session, user.id, target.id, now)
     await repo.sever(session, user.id, target.id)
+    await rooms.part_after_block(session, bus, user, target.id, now)
 
 
 async def unblock(session: AsyncSession, user: User, user_id: str) -> None:

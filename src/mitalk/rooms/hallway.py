@@ -33,7 +33,7 @@ from mitalk.accounts.models import User
 from mitalk.network.models import Connection, Follow, Profile, avatar_url
 from mitalk.rooms.models import Room, RoomParticipant, RoomRsvp
 from mitalk.rooms.schemas import HALLWAY_STAGE_SHOWN, Hallway, RankedRoom, StagePerson, UpcomingRoom
-from mitalk.rooms.visibility import room_visible_to
+from mitalk.rooms.visibility import blocked_either_way, room_visible_to
 
 IN_ROOM = "in_room"
 LIVE_CANDIDATES = 500
@@ -182,7 +182,7 @@ async def live_rooms(
         ranked.append((score, started, room, int(listeners), int(speakers)))
     ranked.sort(key=lambda r: (-r[0], -r[1].timestamp(), r[2].id))
     chosen = ranked[:limit]
-    stages = await stage_people(session, [room.id for _, _, room, _, _ in chosen])
+    stages = await stage_people(session, [room.id for _, _, room, _, _ in chosen], user.id)
     return [
         RankedRoom(
             **room_info(room).model_dump(), listener_count=lc, speaker_count=sc,
@@ -192,10 +192,13 @@ async def live_rooms(
     ]
 
 
-async def stage_people(session: AsyncSession, room_ids: list[str]) -> dict[str, list[StagePerson]]:
+async def stage_people(
+    session: AsyncSession, room_ids: list[str], viewer_id: str
+) -> dict[str, list[StagePerson]]:
     """The first people on each room's stage (moderators, then speakers, longest there first).
 
-    One query for every listed room; at most ``HALLWAY_STAGE_SHOWN`` people each.
+    One query for every listed room; at most ``HALLWAY_STAGE_SHOWN`` people each. Someone the
+    viewer blocked, or who blocked the viewer, is never shown (the counts still include them).
     """
     if not room_ids:
         return {}
@@ -206,6 +209,7 @@ async def stage_people(session: AsyncSession, room_ids: list[str]) -> dict[str, 
             RoomParticipant.room_id.in_(room_ids),
             RoomParticipant.presence == IN_ROOM,
             RoomParticipant.role != "listener",
+            ~blocked_either_way(viewer_id, RoomParticipant.user_id),
         )
         .order_by(
             RoomParticipant.room_id,

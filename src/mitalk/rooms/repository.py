@@ -194,6 +194,34 @@ async def empty_room(session: AsyncSession, room_id: str) -> None:
     )
 
 
+async def live_rooms_with(session: AsyncSession, host_id: str, user_id: str) -> list[str]:
+    """Ids of the live rooms ``host_id`` hosts that ``user_id`` is in now."""
+    return list(
+        await session.scalars(
+            select(Room.id)
+            .join(RoomParticipant, RoomParticipant.room_id == Room.id)
+            .where(
+                Room.host_id == host_id,
+                Room.status == "live",
+                RoomParticipant.user_id == user_id,
+                RoomParticipant.presence == IN_ROOM,
+            )
+            .order_by(Room.id)
+        )
+    )
+
+
+async def drop_invites_and_rsvps(session: AsyncSession, host_id: str, user_id: str) -> None:
+    """Forget ``user_id``'s invitations into, and RSVPs to, the rooms ``host_id`` hosts."""
+    hosted = select(Room.id).where(Room.host_id == host_id)
+    await session.execute(
+        delete(RoomInvite).where(RoomInvite.user_id == user_id, RoomInvite.room_id.in_(hosted))
+    )
+    await session.execute(
+        delete(RoomRsvp).where(RoomRsvp.user_id == user_id, RoomRsvp.room_id.in_(hosted))
+    )
+
+
 async def is_invited(session: AsyncSession, room_id: str, user_id: str) -> bool:
     """Whether a person was invited into a room."""
     return await session.get(RoomInvite, (room_id, user_id)) is not None

@@ -218,13 +218,14 @@ async def room_out(session: AsyncSession, room: Room, viewer_id: str | None = No
 async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> RoomParticipant | None:
     """Raise unless the person may see and enter the room; returns their row, if any."""
     row = await repo.participant(session, room.id, user.id)
+    # Blocked either way: the host's rooms do not exist for this person (404, not 403), even
+    # the ones the block took them out of.
+    if room.host_id != user.id and await network_repo.is_blocked_between(session, room.host_id, user.id):
+        raise RoomNotFound()
     if row is not None and row.presence == REMOVED:
         raise RemovedFromRoom()
     if room.host_id == user.id:
         return row
-    # Blocked either way: the host's rooms do not exist for this person (404, not 403).
-    if await network_repo.is_blocked_between(session, room.host_id, user.id):
-        raise RoomNotFound()
     # Social rooms admit the people the host follows and the host's connections; closed rooms
     # only invited people (an invitation opens a social room too).
     if room.visibility == "open" or await repo.is_invited(session, room.id, user.id):
@@ -708,12 +709,46 @@ async def remove(
     row = await _target(session, room, user_id)
     if row.role == "moderator" and moderator.id != room.host_id:
         raise CannotRemoveModerator()
-    row.presence, row.hand_raised, row.muted, row.on_stage_seq = REMOVED, False, True, None
-    row.role = "listener"
-    _emit(session, bus, room, Removed, now, user_id=user_id, by=moderator.id)
-    await network_repo.record_departure(session, room.id, user_id, now)
+    await _put_out(session, bus, room, row, moderator.id, now)
     await repo.add_moderation(session, room.id, moderator.id, "remove", user_id, now)
     await session.flush()
+
+
+async def _put_out(
+    session: AsyncSession, bus: EventBus, room: Room, row: RoomParticipant, by: str, now: dt.datetime
+) -> None:
+    """Take someone out of a room for good: ``room.removed`` closes their socket and audio."""
+    row.presence, row.hand_raised, row.muted, row.on_stage_seq = REMOVED, False, True, None
+    row.role = "listener"
+    _emit(session, bus, room, Removed, now, user_id=row.user_id, by=by)
+    await network_repo.record_departure(session, room.id, row.user_id, now)
+
+
+async def part_after_block(
+    session: AsyncSession, bus: EventBus, blocker: User, blocked_id: str, now: dt.datetime
+) -> None:
+    """A block separates two people in rooms too (the network service calls this).
+
+    The blocked person is removed from the live rooms the blocker hosts (as if the host removed
+    them: their socket closes and their audio stops, and they cannot come back), the blocker
+    leaves the live rooms the blocked person hosts, and invitations and RSVPs to each other's
+    rooms are forgotten, so that unblocking brings none of them back.
+    """
+    for room_id in await repo.live_rooms_with(session, blocker.id, blocked_id):
+        room = await _live_room(session, room_id)
+        row = await repo.participant(session, room.id, blocked_id)
+        if row is None or row.presence != IN_ROOM:
+            continue
+        was_moderator = row.role == "moderator"
+        await _put_out(session, bus, room, row, blocker.id, now)
+        await repo.add_moderation(session, room.id, blocker.id, "remove", blocked_id, now)
+        await session.flush()
+        if was_moderator and await repo.count_present_moderators(session, room.id) == 0:
+            await _hand_over_or_end(session, bus, room, now)
+    for room_id in await repo.live_rooms_with(session, blocked_id, blocker.id):
+        await leave(session, bus, room_id, blocker, now)
+    await repo.drop_invites_and_rsvps(session, blocker.id, blocked_id)
+    await repo.drop_invites_and_rsvps(session, blocked_id, blocker.id)
 
 
 async def invite(

@@ -10,6 +10,24 @@ import { main } from './lib.mjs';
 
 const PHONE_A = '+4915190000021';
 const PHONE_B = '+4915190000022';
+const PHONE_C = '+4915190000023';
+
+/** Sign ``phone`` in through the API, as another person's phone would: { account, token }. */
+async function signInByApi(run, phone) {
+  const post = (path, body) =>
+    fetch(`${run.config.base}/api/v1${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const before = run.outboxLength();
+  const sent = await post('/auth/code', { phone });
+  if (sent.status !== 202) throw new Error(`POST /auth/code for ${phone}: ${sent.status} ${await sent.text()}`);
+  const code = await run.codeFor(phone, { after: before });
+  const verified = await post('/auth/verify', { phone, code });
+  if (verified.status !== 200) throw new Error(`POST /auth/verify for ${phone}: ${verified.status} ${await verified.text()}`);
+  return verified.json();
+}
 
 /** The unread count the bell shows (its data-unread attribute). */
 async function bellCount(person) {
@@ -174,4 +192,24 @@ main(async (run) => {
   if (await a.page.locator(`[data-testid="search-person"][data-user-id="${accountB.id}"]`).count()) {
     throw await a.failure('A still finds B after the block');
   }
+
+  // --- Letting a contact in: C waits in the invite phase; A pastes C's national number. ---
+  run.operator('admin', 'phase', 'invite');
+  const c = await signInByApi(run, PHONE_C);
+  if (c.account.status !== 'waitlisted') throw new Error(`C should be waitlisted in the invite phase, is ${c.account.status}`);
+  await a.tap('nav-invites', 'the invites tab');
+  const leftBefore = Number(await (await a.see(a.id('invites-left'), 'the invites left')).textContent());
+  await a.id('contacts-input').fill(`0151 9000 0023\n12`);
+  await a.tap('contacts-upload', 'the find-who-is-waiting button');
+  await a.see(a.id('contacts-stored'), 'the number of stored contacts');
+  await a.see(a.id('contacts-invalid'), 'the note about the number that is not one');
+  const waitingC = await a.see(a.page.locator(`[data-testid="waiting-contact"][data-user-id="${c.account.id}"]`), 'C waiting to be let in');
+  await waitingC.getByTestId('let-in').click();
+  await a.until('C to leave the waiting list', async () =>
+    (await a.page.locator(`[data-testid="waiting-contact"][data-user-id="${c.account.id}"]`).count()) === 0);
+  await a.until(`invites left to drop from ${leftBefore} to ${leftBefore - 1}`, async () =>
+    Number(await a.id('invites-left').textContent()) === leftBefore - 1);
+  const meC = await (await fetch(`${run.config.base}/api/v1/me`, { headers: { authorization: `Bearer ${c.token}` } })).json();
+  if ((meC.account ?? meC).status !== 'active') throw new Error(`C should be active after A let them in, is ${(meC.account ?? meC).status}`);
+  a.log('let C in from contacts: C is active');
 });

@@ -122,7 +122,7 @@ export function App() {
   let screen;
   if (current.name === "profile") screen = <ProfileScreen account={me} />;
   else if (waitlisted) screen = <WaitingRoomScreen account={me} />;
-  else if (current.name === "invites") screen = <InvitesScreen />;
+  else if (current.name === "invites") screen = <InvitesScreen phone={me.phone} />;
   else if (current.name === "search") screen = <SearchScreen />;
   else if (current.name === "person") screen = <PersonScreen key={current.userId} userId={current.userId} />;
   else if (current.name === "connections") screen = <ConnectionsScreen />;

@@ -31,3 +31,30 @@ describe("skill tags", () => {
     expect(addSkills(["a", "b"], "c, d", 3)).toEqual(["a", "b", "c"]);
   });
 });
+
+describe("contacts for letting people in", async () => {
+  const { contactHashes, normalizeNumbers, regionOf, sha256Hex } = await import("../src/invites/contacts");
+
+  it("hashes like Python's hashlib.sha256(b'+4915123456789').hexdigest()", async () => {
+    expect(await sha256Hex("+4915123456789")).toBe("663a4322addcdcc2be9435bfd2505066dc1048b89d33e48f363119f18bdd71e8");
+  });
+
+  it("normalises pasted numbers to E.164 in the member's region, drops duplicates, reports bad ones", () => {
+    const region = regionOf("+4915190000021");
+    expect(region).toBe("DE");
+    const { numbers, invalid } = normalizeNumbers("0151 23456789\n+49 151 2345-6789; 0049 30 1234567, 12, +1 (415) 555-2671", region);
+    expect(numbers).toEqual(["+4915123456789", "+49301234567", "+14155552671"]);
+    expect(invalid).toEqual(["12"]);
+  });
+
+  it("reads the Contact Picker's list of numbers the same way", () => {
+    expect(normalizeNumbers(["+44 20 7946 0958", "not a number"], "DE")).toEqual({ numbers: ["+442079460958"], invalid: ["not a number"] });
+  });
+
+  it("uploads one hex digest per number", async () => {
+    const hashes = await contactHashes(["+4915123456789", "+14155552671"]);
+    expect(hashes).toHaveLength(2);
+    for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashes[0]).toBe(await sha256Hex("+4915123456789"));
+  });
+});

@@ -2,9 +2,10 @@ import { useEffect, useState } from "preact/hooks";
 import { api, call, type Invite } from "../api/client";
 import { t } from "../i18n";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { LetInSection } from "./LetIn";
 
 /** Invites: how many are left, invite a number, the pending ones (revocable). */
-export function InvitesScreen() {
+export function InvitesScreen(props: { phone: string }) {
   const [invites, setInvites] = useState<Invite[] | null>(null);
   const [left, setLeft] = useState<number | null>(null);
   const [phone, setPhone] = useState("");
@@ -76,6 +77,7 @@ export function InvitesScreen() {
           {t("invites.send")}
         </button>
       </form>
+      <LetInSection phone={props.phone} onInvitesLeft={setLeft} />
       <h2>{t("invites.list_title")}</h2>
       {invites === null ? (
         <p aria-busy="true">{t("app.loading")}</p>

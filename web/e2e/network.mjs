@@ -212,4 +212,28 @@ main(async (run) => {
   const meC = await (await fetch(`${run.config.base}/api/v1/me`, { headers: { authorization: `Bearer ${c.token}` } })).json();
   if ((meC.account ?? meC).status !== 'active') throw new Error(`C should be active after A let them in, is ${(meC.account ?? meC).status}`);
   a.log('let C in from contacts: C is active');
+
+  // --- Contact cards: C joins A's room (from C's phone, by API); A offers C a card from the
+  // people A met there, C offers one back, and A accepts it from the cards inbox. ---
+  const asC = (method, path, body) =>
+    fetch(`${run.config.base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  const joined = await asC('POST', `/rooms/${roomId}/join`);
+  if (joined.status !== 200) throw new Error(`C could not join A's room: ${joined.status} ${await joined.text()}`);
+  await a.page.goto(`/#/met/${roomId}`);
+  const metC = await a.see(a.page.locator(`[data-testid="met-person"][data-user-id="${c.account.id}"]`), 'C among the people A met in the room');
+  await metC.getByTestId('offer-card').click();
+  await a.see(metC.getByTestId('card-sent'), 'the card as offered');
+  const offered = await asC('POST', '/cards', { user_id: accountA.id, room_id: roomId });
+  if (offered.status !== 201) throw new Error(`C could not offer A a card: ${offered.status} ${await offered.text()}`);
+  const card = await a.see(a.page.locator(`[data-testid="card-received"][data-user-id="${c.account.id}"]`), "C's card in A's inbox (live)");
+  await card.getByTestId('accept-card').click();
+  await a.until('the inbox to empty once the card is accepted', async () =>
+    (await a.page.locator('[data-testid="card-received"]').count()) === 0);
+  const connections = await (await asC('GET', '/connections')).json();
+  if (!connections.connections.some((x) => x.person.id === accountA.id)) throw new Error('C and A are not connected after A accepted the card');
+  a.log('accepted C\'s card: A and C are connected');
 });

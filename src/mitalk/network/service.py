@@ -213,7 +213,11 @@ async def follow(session: AsyncSession, user: User, user_id: str, now: dt.dateti
         return
     if await repo.count_followees(session, user.id) >= MAX_FOLLOWING:
         raise FollowingTooMany()
-    await repo.add_follow(session, user.id, target.id, now)
+    try:
+        async with session.begin_nested():
+            await repo.add_follow(session, user.id, target.id, now)
+    except IntegrityError:
+        pass  # the same follow, made by a request at the same moment: twice is once
 
 
 async def unfollow(session: AsyncSession, user: User, user_id: str) -> None:
@@ -254,28 +258,33 @@ async def request_connection(
     if user_id == user.id:
         raise CannotTargetSelf("You cannot connect with yourself.")
     target = await _visible_member(session, user, user_id)
-    row = await repo.connection_between(session, user.id, target.id, lock=True)
     other = person_out(target.id, await repo.profile_of(session, target.id))
-    if row is not None:
-        if row.status == "accepted":
-            raise AlreadyConnected()
-        if row.requester_id == user.id:
-            raise AlreadyRequested()
-        await _accept(session, bus, row, user, now)
-        return _connection_out(row, user.id, other), False
-    if await repo.requests_sent_since(session, user.id, now - dt.timedelta(days=1)) >= CONNECTION_REQUESTS_PER_DAY:
-        raise TooManyRequests()
-    try:
-        async with session.begin_nested():
-            row = await repo.add_connection(session, user.id, target.id, "pending", now)
-    except IntegrityError as exc:  # they asked at the same moment: one row per pair
-        raise AlreadyRequested("A request between you two was just made: reload your connections.") from exc
-    name = await _display_name(session, user.id)
-    await _notify(
-        session, bus, target.id, "connection_request", f"connreq:{row.id}", f"{name} wants to connect with you.",
-        now, {"user_id": user.id},
-    )
-    return _connection_out(row, user.id, other), True
+    row = await repo.connection_between(session, user.id, target.id, lock=True)
+    if row is None:
+        if await repo.requests_sent_since(session, user.id, now - dt.timedelta(days=1)) >= CONNECTION_REQUESTS_PER_DAY:
+            raise TooManyRequests()
+        try:
+            async with session.begin_nested():
+                row = await repo.add_connection(session, user.id, target.id, "pending", now)
+        except IntegrityError:
+            # Their request (or a card) made the pair's one row at the same moment: answer as
+            # if it had come first, which the row, read again now that it is committed, says.
+            row = await repo.connection_between(session, user.id, target.id, lock=True)
+            if row is None:
+                raise
+        else:
+            name = await _display_name(session, user.id)
+            await _notify(
+                session, bus, target.id, "connection_request", f"connreq:{row.id}", f"{name} wants to connect with you.",
+                now, {"user_id": user.id},
+            )
+            return _connection_out(row, user.id, other), True
+    if row.status == "accepted":
+        raise AlreadyConnected()
+    if row.requester_id == user.id:
+        raise AlreadyRequested()
+    await _accept(session, bus, row, user, now)
+    return _connection_out(row, user.id, other), False
 
 
 async def connections_of(session: AsyncSession, user: User) -> ConnectionListOut:
@@ -330,7 +339,11 @@ async def block(session: AsyncSession, bus: EventBus, user: User, user_id: str, 
         raise PersonNotFound()
     if await repo.count_blocks(session, user.id) >= MAX_BLOCKS:
         raise BlockingTooMany()
-    await repo.add_block(session, user.id, target.id, now)
+    try:
+        async with session.begin_nested():
+            await repo.add_block(session, user.id, target.id, now)
+    except IntegrityError:
+        pass  # the same block, made by a request at the same moment; severing again is harmless
     await repo.sever(session, user.id, target.id)
     await rooms.part_after_block(session, bus, user, target.id, now)
 
@@ -449,8 +462,14 @@ async def answer_card(
     card.status = "accepted"
     row = await repo.connection_between(session, user.id, card.sender_id, lock=True)
     if row is None:
-        row = await repo.add_connection(session, card.sender_id, user.id, "accepted", now)
-    elif row.status != "accepted":
+        try:
+            async with session.begin_nested():
+                row = await repo.add_connection(session, card.sender_id, user.id, "accepted", now)
+        except IntegrityError:  # a request between them was made at the same moment: accept it
+            row = await repo.connection_between(session, user.id, card.sender_id, lock=True)
+            if row is None:
+                raise
+    if row.status != "accepted":
         row.status, row.responded_at = "accepted", now
     await session.flush()
     name = await _display_name(session, user.id)

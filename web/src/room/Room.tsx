@@ -6,6 +6,7 @@ import { RoomAudio, type AudioPath } from "../media/audio";
 import { roomPlayer } from "../media/player";
 import { LiveSocket } from "../realtime/socket";
 import { navigate } from "../router";
+import { hallwayVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { RoomStore, type Role } from "../store/room";
 import { Avatar } from "../ui/Avatar";
@@ -204,6 +205,15 @@ function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => vo
   const [room, setRoom] = useState(props.room);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const version = useObservable(hallwayVersion);
+  // When the hallway changes (e.g. the host started this room), look again.
+  useEffect(() => {
+    if (version === 0) return;
+    call(api.GET("/api/v1/rooms/{room_id}", { params: { path: { room_id: room.id } } })).then(
+      (fresh) => (fresh.status === "scheduled" ? setRoom(fresh) : props.onStarted()),
+      () => undefined,
+    );
+  }, [version]);
   async function start() {
     setBusy(true);
     setError(null);

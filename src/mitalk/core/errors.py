@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import structlog
@@ -145,6 +146,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return _render(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL cannot hold or compare text with a NUL character (SQLSTATE 22021), and any
+        # id in a path, query or body may carry one: that is bad input, not our failure.
+        if getattr(exc.orig, "sqlstate", None) == "22021":
+            return _render(422, "invalid_text", "Text may not contain NUL characters.")
+        raise exc  # anything else is unexpected: rendered (and logged) as below
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

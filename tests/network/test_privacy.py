@@ -7,6 +7,7 @@ and of a waitlister in the first member's contacts, and looks for their numbers 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from pathlib import Path
@@ -50,6 +51,13 @@ async def test_no_get_endpoint_reveals_another_persons_phone_number(
     connection = await ok(client, target, "POST", "/connections", {"user_id": viewer.id})
     card = await ok(client, target, "POST", "/cards", {"user_id": viewer.id, "room_id": room["id"]})
     await ok(client, viewer, "PUT", "/me/contacts", {"hashes": [hashlib.sha256(waiting.phone.encode()).hexdigest()]})
+    # notices about the target in the viewer's list, and an upcoming room of theirs
+    await ok(client, viewer, "POST", f"/users/{target.id}/follow")
+    await ok(client, target, "POST", "/rooms", {"title": "Tara again", "topics": ["privacy"]})  # room_started
+    await ok(client, target, "POST", f"/rooms/{room['id']}/speakers", {"user_id": viewer.id})  # brought_on_stage
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)).isoformat()
+    upcoming = await ok(client, target, "POST", "/rooms", {"title": "Tara later", "starts_at": later})
+    await ok(client, viewer, "POST", f"/rooms/{upcoming['id']}/rsvp")
     assert [p["person"]["id"] for p in (await ok(client, viewer, "GET", "/me/contacts/waiting"))["people"]] == [waiting.id]
 
     fill = {
@@ -57,15 +65,16 @@ async def test_no_get_endpoint_reveals_another_persons_phone_number(
         "card_id": card["id"], "content_hash": content_hash,
     }
     secrets = {form for phone in (target.phone, waiting.phone) for form in forms_of(phone)}
-    checked, reached_target = [], 0
+    checked, reached_target, bodies = [], 0, {}
     for path, operations in app.openapi()["paths"].items():
         if "get" not in operations:
             continue
         url = re.sub(r"\{(\w+)\}", lambda m: fill.get(m.group(1), target.id), path)
+        # required query parameters, and search words, so that search answers with people
         params = {
             p["name"]: "Tara"
             for p in operations["get"].get("parameters", [])
-            if p.get("in") == "query" and p.get("required")
+            if p.get("in") == "query" and (p.get("required") or p["name"] == "q")
         }
         response = await client.get(url, params=params, headers=viewer.headers)
         assert response.status_code < 500, (path, response.text)
@@ -75,5 +84,19 @@ async def test_no_get_endpoint_reveals_another_persons_phone_number(
         # the number of the account asking may appear (GET /me); nobody else's
         reached_target += target.id in body or waiting.id in body
         checked.append(path)
+        bodies[path] = body
     assert reached_target >= 8, checked  # the walk really reached the people it protects
+    # the places with the most of the target in them really answered with it
+    for path, expected in (
+        ("/api/v1/search/people", target.id),
+        ("/api/v1/search/rooms", room["id"]),
+        ("/api/v1/hallway", upcoming["id"]),
+        ("/api/v1/rooms/{room_id}/calendar.ics", "Tara's room"),
+        ("/api/v1/notifications", "brought_on_stage"),
+        ("/api/v1/notifications", "room_started"),
+        ("/api/v1/notifications", "card_offered"),
+        ("/api/v1/cards", card["id"]),
+        ("/api/v1/me/met", target.id),
+    ):
+        assert expected in bodies[path], (path, expected, bodies[path][:300])
     assert "/api/v1/users/{user_id}" in checked and "/api/v1/me/contacts/waiting" in checked

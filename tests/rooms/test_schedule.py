@@ -168,3 +168,16 @@ async def test_the_calendar_file_is_rfc_5545(client: AsyncClient, db: Database, 
     assert str(event["summary"]) == title
     closed = await open_room(client, host, title="Closed", visibility="closed", starts_at=starts.isoformat())
     await fails(client, outsider, "GET", f"/rooms/{closed['id']}/calendar.ics", 403, "not_invited")
+
+
+async def test_a_scheduled_rooms_media_says_it_has_not_started(client: AsyncClient, db: Database, clock: Clock) -> None:
+    host, guest = await make_members(db, 2)
+    room = await open_room(client, host, title="Later", starts_at=at(clock, hours=1))
+    for person in (host, guest):
+        await fails(client, person, "POST", f"/rooms/{room['id']}/media/listen", 409, "room_not_started")
+        await fails(client, person, "POST", f"/rooms/{room['id']}/media/offer", 409, "room_not_started",
+                    {"type": "offer", "sdp": "v=0"})
+        await fails(client, person, "POST", f"/rooms/{room['id']}/media/answer", 409, "room_not_started",
+                    {"type": "answer", "sdp": "v=0"})
+    await ok(client, host, "POST", f"/rooms/{room['id']}/end")  # cancelled: now it has ended
+    await fails(client, guest, "POST", f"/rooms/{room['id']}/media/listen", 409, "room_ended")

@@ -106,6 +106,8 @@ def check_place(place: repo.Place, *, on_stage: bool) -> None:
     """Raise the rooms error that says why this person may not have (this kind of) audio."""
     if not place.room_exists:
         raise rooms.RoomNotFound()
+    if place.room_scheduled:
+        raise rooms.RoomNotStarted()
     if not place.room_live:
         raise rooms.RoomEnded()
     if place.presence == rooms_repo.REMOVED:

@@ -37,6 +37,7 @@ _IN_ROOM = (
     NotAuthenticated,
     NotActive,
     rooms.RoomNotFound,
+    rooms.RoomNotStarted,
     rooms.RoomEnded,
     rooms.NotInRoom,
     rooms.RemovedFromRoom,

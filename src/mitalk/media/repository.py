@@ -25,6 +25,7 @@ class Place:
     presence: str | None  # in_room | left | removed | None (never joined)
     role: str | None
     muted: bool
+    room_scheduled: bool = False  # not live yet: its host has not started it
 
     @property
     def present(self) -> bool:
@@ -47,4 +48,5 @@ async def place_of(session: AsyncSession, room_id: str, user_id: str) -> Place:
         presence=row.presence if row else None,
         role=row.role if row else None,
         muted=row.muted if row else True,
+        room_scheduled=room.status == "scheduled",
     )

@@ -359,16 +359,22 @@ class MitalkServer:
         return str(response.json()["id"])
 
 
-def _server_env(data_dir: Path) -> dict[str, str]:
+def _server_env(
+    data_dir: Path,
+    janus_api_port: int = SERVER_JANUS_API_PORT,
+    rtp_port_range: str = SERVER_RTP_PORT_RANGE,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITALK_")}
     env |= {
         "MITALK_DATA_DIR": str(data_dir),  # SQLite inside, console SMS outbox inside.
         "MITALK_SECRET_KEY": secrets.token_urlsafe(32),
         "MITALK_MEDIA": "managed",
         "MITALK_MEDIA_INTERFACE": MEDIA_INTERFACE,
-        "MITALK_JANUS_API_PORT": str(SERVER_JANUS_API_PORT),
-        "MITALK_JANUS_RTP_PORT_RANGE": SERVER_RTP_PORT_RANGE,
+        "MITALK_JANUS_API_PORT": str(janus_api_port),
+        "MITALK_JANUS_RTP_PORT_RANGE": rtp_port_range,
     }
+    env |= extra or {}
     return env
 
 
@@ -386,10 +392,16 @@ async def _stop_process(process: asyncio.subprocess.Process, timeout: float) -> 
 
 
 @contextlib.asynccontextmanager
-async def mitalk_server() -> AsyncIterator[MitalkServer]:
+async def mitalk_server(
+    janus_api_port: int = SERVER_JANUS_API_PORT,
+    rtp_port_range: str = SERVER_RTP_PORT_RANGE,
+    extra_env: dict[str, str] | None = None,
+) -> AsyncIterator[MitalkServer]:
     """``mitalk serve`` (SQLite, managed Janus, open phase) in the namespace, until the end.
 
-    A child of the main thread, hence inside the namespace; so are its Janus and every bot.
+    ``janus_api_port`` / ``rtp_port_range`` give its Janus other ports than the defaults (a
+    benchmark that wants to be sure of no overlap with anything else); ``extra_env`` adds
+    settings (e.g. ``MITALK_WEB_DIR``). A child of the main thread, hence inside the namespace; so are its Janus and every bot.
     It gets SIGTERM when the benchmark leaves this block however it leaves (and, through
     ``setpriv --pdeathsig``, when the benchmark dies); on SIGTERM the server stops its Janus,
     which also has the server as its parent-death signal.
@@ -397,7 +409,7 @@ async def mitalk_server() -> AsyncIterator[MitalkServer]:
     setpriv = shutil.which("setpriv")
     with tempfile.TemporaryDirectory(prefix="mitalk-bench-serve-") as folder:
         data_dir = Path(folder) / "data"
-        env = _server_env(data_dir)
+        env = _server_env(data_dir, janus_api_port, rtp_port_range, extra_env)
         opened = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mitalk", "admin", "phase", "open",
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import gzip
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ def _built(root: Path) -> Path:
     (root / "assets" / "index-3f2a9c.js").write_text("console.log('app')")
     (root / "sw.js").write_text("self.addEventListener('fetch', () => {})")
     (root / "manifest.webmanifest").write_text('{"name": "Mi Talk"}')
+    for name in ("index.html", "assets/index-3f2a9c.js"):
+        (root / f"{name}.gz").write_bytes(gzip.compress((root / name).read_bytes()))
     (root.parent / "secret.txt").write_text("outside the web dir")
     return root
 
@@ -80,3 +83,14 @@ async def test_an_unbuilt_client_says_how_to_build_it(tmp_path: Path) -> None:
     async for c in _client(tmp_path, tmp_path / "nowhere"):
         response = await c.get("/")
         assert response.status_code == 503 and "scripts/setup.sh" in response.text
+
+
+async def test_browsers_that_take_gzip_get_the_build_s_compressed_copies(web: AsyncClient) -> None:
+    for path, start in (("/assets/index-3f2a9c.js", "console.log"), ("/", "<!doctype html>"), ("/hallway", "<!doctype")):
+        zipped = await web.get(path, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+        assert zipped.text.startswith(start)  # httpx decompressed it: it really was gzip
+        plain = await web.get(path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.text == zipped.text
+    worker = await web.get("/sw.js", headers={"Accept-Encoding": "gzip"})  # no .gz twin: sent as is
+    assert "content-encoding" not in worker.headers

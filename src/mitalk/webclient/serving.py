@@ -3,13 +3,15 @@
 Files that exist are served as they are; any other path that is not the API's answers
 ``index.html`` (the client routes it). Hashed build assets are cached for a year; the shell
 (``index.html``, the service worker, the manifest) is revalidated on every load so a new
-release reaches people at once. Every page carries a strict Content-Security-Policy: the
+release reaches people at once. Browsers that take gzip get the copies the build compressed
+once (``name.js.gz``), never compressed per request. Every page carries a strict Content-Security-Policy: the
 build has no inline script, and the only places it talks to are this origin's API and its
 WebSockets.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -66,7 +68,20 @@ def _headers(path: Path, root: Path) -> dict[str, str]:
 def _media_type(path: Path) -> str | None:
     if path.suffix == ".webmanifest":
         return "application/manifest+json"
-    return None  # guessed from the suffix
+    if path.suffix == ".html":
+        return "text/html"
+    return mimetypes.guess_type(path.name)[0]
+
+
+def _send(path: Path, root: Path, request: Request) -> FileResponse:
+    """The file, or its gzipped twin (written by the client's build) when the browser takes gzip."""
+    headers = _headers(path, root)
+    headers["Vary"] = "Accept-Encoding"
+    compressed = path.with_name(path.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "").lower() and compressed.is_file():
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(compressed, headers=headers, media_type=_media_type(path))
+    return FileResponse(path, headers=headers, media_type=_media_type(path))
 
 
 def router_for(web_dir: Path) -> APIRouter:
@@ -86,12 +101,10 @@ def router_for(web_dir: Path) -> APIRouter:
         if path:
             candidate = (root / path).resolve()
             if candidate.is_relative_to(root) and candidate.is_file():
-                return FileResponse(
-                    candidate, headers=_headers(candidate, root), media_type=_media_type(candidate)
-                )
+                return _send(candidate, root, request)
             if path.startswith("assets/") or "." in path.rsplit("/", 1)[-1]:
                 # A missing file (an old asset after a release): never answer it with the page.
                 return PlainTextResponse("Not found.\n", status_code=404, headers=SECURITY_HEADERS)
-        return FileResponse(index, headers=_headers(index, root), media_type="text/html")
+        return _send(index, root, request)
 
     return router

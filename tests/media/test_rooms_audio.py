@@ -308,6 +308,11 @@ async def test_active_speaker_names_who_talks_and_follows_mute_unmute_and_hang_u
             await hears_tone(moderator, GUEST_HZ)
             # A sustained tone makes the guest the active speaker ...
             await events.next(guest.id)
+            # ... and someone who arrives while they talk is told so right after the snapshot.
+            late = await served.person()
+            assert (await served.call(late, "POST", f"/rooms/{room_id}/join")).status_code == 200
+            async with _active_speakers(served, late, room_id) as arrivals:
+                assert (await arrivals.next(guest.id, timeout=5.0))["user_id"] == guest.id
             # ... a moderator's mute stops it at once (whatever the client keeps sending) ...
             muted = await served.call(host, "POST", f"/rooms/{room_id}/mute", {"user_id": guest.id})
             assert muted.status_code == 200, muted.text

@@ -570,6 +570,11 @@ class MediaCoordinator:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def active_speaker(self, room_id: str) -> str | None:
+        """Who ``room.active_speaker`` last named in this room (None: nobody talks, or not known)."""
+        talk = self._talk.get(room_id)
+        return talk.published if talk is not None else None
+
     async def _publish_speaker(self, room_id: str, talk: RoomTalk, delay: float) -> None:
         try:
             await asyncio.sleep(delay)

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts import service as accounts
 from mitalk.accounts.models import User
-from mitalk.core.database import Database, unit_of_work
+from mitalk.core.database import Database, unit_of_work, utcnow
 from mitalk.core.errors import AppError, ErrorBody, NotActive
 from mitalk.core.settings import Settings
 from mitalk.accounts.dependencies import SESSION_COOKIE
@@ -57,6 +57,7 @@ from mitalk.realtime.schemas import (
 from mitalk.rooms import service as rooms
 from mitalk.rooms.events import (
     EVENT_TYPES,
+    ActiveSpeaker,
     EventBase,
     ParticipantJoined,
     ParticipantLeft,
@@ -187,6 +188,12 @@ class RoomConnection:
         self.pending.clear()
         self.gap_deadline = None
         await self.send(SnapshotMessage(seq=room.seq, room=room))
+        # room.active_speaker is ephemeral (not replayed from the buffer): someone who arrives
+        # while a person talks is told who, rather than waiting for the next change.
+        media = getattr(self.websocket.app.state, "media", None)
+        speaker = media.active_speaker(self.room_id) if media is not None else None
+        if speaker is not None:
+            await self.send(ActiveSpeaker(room_id=self.room_id, at=utcnow(), user_id=speaker))
 
     async def _resync(self, reason: Any) -> None:
         """Start over: a fresh subscription (taken before the read), then a fresh snapshot."""

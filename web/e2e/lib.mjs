@@ -230,7 +230,7 @@ export class Person {
   }
 
   /** Sign in through the UI: country, national number, the texted code. */
-  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false } = {}) {
+  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false, mistakes = false } = {}) {
     const page = this.page;
     await page.goto('/');
     const select = await this.see(this.id('phone-country'), 'the country chooser');
@@ -246,6 +246,12 @@ export class Person {
       ), { timeout: 5000 });
     await select.selectOption(value);
     const national = phone.startsWith(dialCode) ? phone.slice(dialCode.length) : phone;
+    if (mistakes) {
+      // A number too short for the country: the server's invalid_phone, in words, at the form.
+      await this.id('phone-input').fill(national.slice(0, 3));
+      await this.tap('send-code', 'the send-code button (with a short number)');
+      await this.seeError('That is not a valid phone number');
+    }
     await this.id('phone-input').fill(national);
     this.log(`entered ${country} ${national}`);
     if (screenshots) await this.screenshot('signin-phone');
@@ -253,10 +259,25 @@ export class Person {
     await this.tap('send-code', 'the send-code button');
     const codeInput = await this.see(this.id('code-input'), 'the code step');
     const code = await this.run.codeFor(phone, { after: before });
+    if (mistakes) {
+      const wrong = code === '000000' ? '111111' : '000000';
+      await codeInput.fill(wrong);
+      await this.tap('verify-code', 'the verify button (with a wrong code)');
+      await this.seeError('That code is wrong or has expired');
+    }
     await codeInput.fill(code);
     this.log(`entered the code ${code}`);
     if (screenshots) await this.screenshot('signin-code');
     await this.tap('verify-code', 'the verify button');
+  }
+
+  /** The sign-in form shows an error that says ``text`` (English). */
+  async seeError(text) {
+    await this.until(`the sign-in error "${text}"`, async () => {
+      const shown = this.id('signin-error');
+      return (await shown.count()) > 0 && (await shown.first().innerText()).includes(text);
+    });
+    this.log(`saw the error "${text}"`);
   }
 
   /** Fill in and save the profile through the profile screen. */

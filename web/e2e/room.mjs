@@ -17,7 +17,7 @@ main(async (run) => {
 
   // A speaks from the start: the microphone is granted to A's browser up front.
   const a = await run.person('A', { mic: toneA, micGranted: true });
-  await a.signIn(PHONE_A, { screenshots: true });
+  await a.signIn(PHONE_A, { screenshots: true, mistakes: true });
   await a.see(a.id('nav-hallway'), 'the app (signed in as a member)');
   const aId = (await a.me()).id;
   run.operator('admin', 'invites', 'grant', '3', '--phone', PHONE_A);

@@ -211,8 +211,12 @@ async def insert_chunked(
     return total + len(batch)
 
 
-async def build(db: Database, n: int, seed: int, viewers_wanted: int) -> Built:
-    """Fill an empty (migrated) database with the network; see the module docstring."""
+async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: int | None = None) -> Built:
+    """Fill an empty (migrated) database with the network; see the module docstring.
+
+    ``history``: people in each ended room (default 2-20), to see whether the read paths slow
+    down as finished rooms pile up in ``room_participants``.
+    """
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     prng = random.Random(seed)
@@ -338,7 +342,7 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int) -> Built:
                 at = now - dt.timedelta(days=prng.uniform(0, 60))
                 rooms.append((rid(r), title, json.dumps(topics), visibility, uid(host), "ended", 0, at,
                               at + dt.timedelta(hours=1), None, at))
-                for k, p in enumerate(dict.fromkeys([host, *(int(x) for x in rng.integers(0, n, size=prng.randint(2, 20)))])):
+                for k, p in enumerate(dict.fromkeys([host, *(int(x) for x in rng.integers(0, n, size=history or prng.randint(2, 20)))])):
                     participants.append((rid(r), uid(p), "moderator" if k == 0 else "listener", "left", False, True, at, None))
         await bulk_insert(conn, sqlite, "rooms",
                           ["id", "title", "topics", "visibility", "host_id", "status", "seq", "created_at", "ended_at",
@@ -590,27 +594,35 @@ async def naive_rooms(session: AsyncSession, viewer_id: str, word: str, limit: i
 
 
 class StatementLog:
-    """The last statement an engine ran (to EXPLAIN what the service really sent)."""
+    """The statements an engine runs while armed (to EXPLAIN what the service really sent)."""
 
     def __init__(self, db: Database) -> None:
         from sqlalchemy import event
 
-        self.last: tuple[str, Any] | None = None
+        self.statements: list[tuple[str, Any]] = []
         self.armed = False
 
         @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
         def _record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
             if self.armed:
-                self.last = (statement, parameters)
+                self.statements.append((statement, parameters))
+
+    async def capture(self, call: Callable[[int], Awaitable[None]]) -> list[tuple[str, Any]]:
+        """The statements one ``call(0)`` runs."""
+        self.statements, self.armed = [], True
+        try:
+            await call(0)
+        finally:
+            self.armed = False
+        return self.statements
 
 
-async def explain_last(db: Database, log: StatementLog) -> str:
-    """The plan of the recorded statement (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE)."""
-    assert log.last is not None
-    statement, parameters = log.last
+async def explain(db: Database, statement: tuple[str, Any]) -> str:
+    """The plan of a recorded statement (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE)."""
+    sql, parameters = statement
     prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
     async with db.engine.connect() as conn:
-        rows = (await conn.exec_driver_sql(prefix + statement, parameters)).all()
+        rows = (await conn.exec_driver_sql(prefix + sql, parameters)).all()
         await conn.rollback()
     return "\n".join(" ".join(str(c) for c in row) for row in rows)
 
@@ -643,10 +655,8 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
         async def scan(i: int, case: PeopleCase = case) -> None:
             await with_viewer(i, lambda s, u: naive_people(s, u.id, case, 21))
 
-        log.armed = True
-        await fts(0)
-        log.armed = False
-        plan = await explain_last(db, log)
+        # The search is the last statement of the call (the viewer is read first).
+        plan = await explain(db, (await log.capture(fts))[-1])
         out["plans"][f"people: {case.name}"] = plan
         out["cases"][f"people: {case.name}"] = {
             "fts": await timed(fts, count, budget),
@@ -666,10 +676,7 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
     async def rooms_scan(i: int) -> None:
         await with_viewer(i, lambda s, u: naive_rooms(s, u.id, word, 21))
 
-    log.armed = True
-    await rooms_fts(0)
-    log.armed = False
-    plan = await explain_last(db, log)
+    plan = await explain(db, (await log.capture(rooms_fts))[-1])
     out["plans"]["rooms search"] = plan
     out["cases"]["rooms search"] = {"fts": await timed(rooms_fts, count, budget), "scan": await timed(rooms_scan, count, budget),
                                     "index_used": index_used(plan, db.is_sqlite, "rooms")}
@@ -689,28 +696,11 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
         await with_viewer(i, lambda s, u: network_service.public_user(s, u, other))
 
     for name, call in (("GET /hallway", hallway), ("GET /rooms", rooms_list), ("GET /users/{id}", user_page)):
-        log.armed = True
-        await call(0)
-        log.armed = False
         out["cases"][name] = {"fts": await timed(call, count, budget)}
         progress(f"service {name}: {summary(out['cases'][name])}")
     # The heaviest statement of the hallway (the live candidates), with its plan.
-    hallway_log = StatementLog(db)
-    hallway_statements: list[tuple[str, Any]] = []
-    from sqlalchemy import event
-
-    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-    def _all(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if hallway_log.armed:
-            hallway_statements.append((statement, parameters))
-
-    hallway_log.armed = True
-    await hallway(0)
-    hallway_log.armed = False
-    event.remove(db.engine.sync_engine, "before_cursor_execute", _all)
-    live = next(s for s in hallway_statements if "room_participants" in s[0] and "GROUP BY" in s[0])
-    hallway_log.last = live
-    out["plans"]["hallway live candidates"] = await explain_last(db, hallway_log)
+    live = next(st for st in await log.capture(hallway) if "room_participants" in st[0] and "GROUP BY" in st[0])
+    out["plans"]["hallway live candidates"] = await explain(db, live)
     return out
 
 
@@ -841,7 +831,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     db = Database(url)
     try:
         await upgrade(db)
-        built = await build(db, args.members, args.seed, args.viewers)
+        built = await build(db, args.members, args.seed, args.viewers, args.history)
         indexes = await check_indexes(db, built.queries["last_name"])
         load_at_start = os.getloadavg()[0]
         progress(f"queries: {built.queries}")
@@ -910,6 +900,8 @@ def main() -> None:
     parser.add_argument("--case-seconds", type=float, default=20.0, help="at most this long per case")
     parser.add_argument("--viewers", type=int, default=20, help="members the calls are made as, in turn")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--history", type=int, default=None,
+                        help="people in each of the 5,000 ended rooms (default 2-20; 200 makes ~1M history rows)")
     parser.add_argument("--plans", action="store_true", help="print the query plans of the searches and the hallway")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file, server log)")
     parser.add_argument("--max-seconds", type=float, default=1800, help="the whole run stops after this long")

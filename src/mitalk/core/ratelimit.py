@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -69,12 +70,13 @@ return {c, redis.call('TTL', KEYS[1])}
 class RedisRateLimiter:
     """Counters in Redis, shared by every API node; one atomic script call per hit."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
+        self.clock = clock
         self._script = redis.register_script(_INCR_SCRIPT)
 
     async def hit(self, bucket: str, subject: str, limit: int, window: int) -> None:
-        now = int(time.time())
+        now = int(self.clock())
         key = f"{_subject_key(bucket, subject)}:{now - now % window}"
         count, ttl = await self._script(keys=[key], args=[window])
         if int(count) > limit:

@@ -198,7 +198,12 @@ main(async (run) => {
   const c = await signInByApi(run, PHONE_C);
   if (c.account.status !== 'waitlisted') throw new Error(`C should be waitlisted in the invite phase, is ${c.account.status}`);
   await a.tap('nav-invites', 'the invites tab');
-  const leftBefore = Number(await (await a.see(a.id('invites-left'), 'the invites left')).textContent());
+  await a.see(a.id('invites-left'), 'the invites left');
+  // The count shows "–" until the account has loaded: wait for a number, not just the element.
+  const { leftBefore } = await a.until('a number of invites left', async () => {
+    const shown = Number(await a.id('invites-left').textContent());
+    return Number.isInteger(shown) ? { leftBefore: shown } : null;
+  });
   await a.id('contacts-input').fill(`0151 9000 0023\n12`);
   await a.tap('contacts-upload', 'the find-who-is-waiting button');
   await a.see(a.id('contacts-stored'), 'the number of stored contacts');

@@ -6,28 +6,12 @@
 //
 //   node web/e2e/network.mjs CONFIG.json     (tests/webclient/test_network_screens.py runs it)
 
-import { main } from './lib.mjs';
+import { main, signInByApi } from './lib.mjs';
 
 const PHONE_A = '+4915190000021';
 const PHONE_B = '+4915190000022';
 const PHONE_C = '+4915190000023';
 
-/** Sign ``phone`` in through the API, as another person's phone would: { account, token }. */
-async function signInByApi(run, phone) {
-  const post = (path, body) =>
-    fetch(`${run.config.base}/api/v1${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const before = run.outboxLength();
-  const sent = await post('/auth/code', { phone });
-  if (sent.status !== 202) throw new Error(`POST /auth/code for ${phone}: ${sent.status} ${await sent.text()}`);
-  const code = await run.codeFor(phone, { after: before });
-  const verified = await post('/auth/verify', { phone, code });
-  if (verified.status !== 200) throw new Error(`POST /auth/verify for ${phone}: ${verified.status} ${await verified.text()}`);
-  return verified.json();
-}
 
 /** The unread count the bell shows (its data-unread attribute). */
 async function bellCount(person) {

@@ -4,27 +4,11 @@
 //
 //   node web/e2e/waitlist.mjs CONFIG.json     (tests/media/test_web.py writes CONFIG and runs it)
 
-import { main, waitFor } from './lib.mjs';
+import { main, signInByApi, waitFor } from './lib.mjs';
 
 const PHONE_C = '+4915190000003';
 const PHONE_D = '+4915190000004';
 
-/** Sign ``phone`` in through the API, as another person's phone would (no browser needed). */
-async function signInByApi(run, phone) {
-  const post = (path, body) =>
-    fetch(`${run.config.base}/api/v1${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const before = run.outboxLength();
-  const sent = await post('/auth/code', { phone });
-  if (sent.status !== 202) throw new Error(`POST /auth/code for ${phone}: ${sent.status} ${await sent.text()}`);
-  const code = await run.codeFor(phone, { after: before });
-  const verified = await post('/auth/verify', { phone, code });
-  if (verified.status !== 200) throw new Error(`POST /auth/verify for ${phone}: ${verified.status} ${await verified.text()}`);
-  return (await verified.json()).account;
-}
 
 /** The number shown by ``testId`` (digits only, so "#2" or "2 of 5" read as 2). */
 async function shownNumber(person, testId) {
@@ -35,7 +19,7 @@ async function shownNumber(person, testId) {
 
 main(async (run) => {
   run.operator('admin', 'phase', 'invite');
-  const d = await signInByApi(run, PHONE_D);
+  const d = (await signInByApi(run, PHONE_D)).account;
   if (d.status !== 'waitlisted') throw new Error(`D should be waitlisted in the invite phase, is ${d.status}`);
   run.operator('admin', 'waitlist', 'stats');
 

@@ -227,20 +227,7 @@ function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => vo
   }
   return (
     <section class="room" data-testid="scheduled-room">
-      <div class="room-head">
-        <h1 tabIndex={-1} data-testid="room-title">
-          {room.title}
-        </h1>
-        {room.topics.length > 0 && (
-          <p class="topics">
-            {room.topics.map((topic) => (
-              <span class="topic" key={topic}>
-                {topic}
-              </span>
-            ))}
-          </p>
-        )}
-      </div>
+      <RoomHead title={room.title} topics={room.topics} />
       <div class="card">
         <p class="starts-at">
           {t("room.scheduled_for")}{" "}
@@ -431,20 +418,7 @@ function LiveRoom(props: { roomId: string; account: Account }) {
 
   return (
     <section class="room">
-      <div class="room-head">
-        <h1 tabIndex={-1} data-testid="room-title">
-          {room.title}
-        </h1>
-        {room.topics.length > 0 && (
-          <p class="topics">
-            {room.topics.map((topic) => (
-              <span class="topic" key={topic}>
-                {topic}
-              </span>
-            ))}
-          </p>
-        )}
-      </div>
+      <RoomHead title={room.title} topics={room.topics} />
       <div aria-live="polite" class="visually-hidden">
         {announcement}
       </div>
@@ -588,5 +562,25 @@ function LiveRoom(props: { roomId: string; account: Account }) {
         </div>
       )}
     </section>
+  );
+}
+
+/** A room's title and topics, at the top of its page (scheduled or live). */
+function RoomHead(props: { title: string; topics: readonly string[] }) {
+  return (
+    <div class="room-head">
+      <h1 tabIndex={-1} data-testid="room-title">
+        {props.title}
+      </h1>
+      {props.topics.length > 0 && (
+        <p class="topics">
+          {props.topics.map((topic) => (
+            <span class="topic" key={topic}>
+              {topic}
+            </span>
+          ))}
+        </p>
+      )}
+    </div>
   );
 }

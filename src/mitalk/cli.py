@@ -1,11 +1,21 @@
-"""The ``mitalk`` command: serve, database, and operator commands."""
+"""The ``mitalk`` command: serve, database, and operator commands.
+
+Each command imports the parts of Mi Talk it uses inside its own function, on purpose: the
+command starts (and ``mitalk --help`` answers) without loading the app, uvicorn and every
+context it does not need; an operator's ``mitalk admin …`` stays quick.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import logging
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -20,8 +30,12 @@ T = TypeVar("T")
 
 app = typer.Typer(help="Mi Talk: live audio rooms for professionals.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-admin_app = typer.Typer(help="Operate a deployment (named by the same MITALK_ settings as serve).", no_args_is_help=True)
-staff_app = typer.Typer(help="The staff list: staff may enter in every phase.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Operate a deployment (named by the same MITALK_ settings as serve).", no_args_is_help=True
+)
+staff_app = typer.Typer(
+    help="The staff list: staff may enter in every phase.", no_args_is_help=True
+)
 invites_app = typer.Typer(help="Members' invites.", no_args_is_help=True)
 passes_app = typer.Typer(help="Let waitlisters in: drops and claim windows.", no_args_is_help=True)
 waitlist_app = typer.Typer(help="The waitlist.", no_args_is_help=True)
@@ -93,42 +107,172 @@ def parse_time(raw: str | None, name: str) -> dt.datetime | None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (needs Redis, media off).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes (needs Redis, media off).")
+    ] = 1,
 ) -> None:
-    """Run everything on this machine: migrate the database, then serve the API."""
+    """Run everything on this machine: migrate the database, then serve the API.
+
+    A port set explicitly (``--port``, ``MITALK_PORT``, ``MITALK_JANUS_API_PORT``,
+    ``MITALK_JANUS_RTP_PORT_RANGE``) that is in use stops the start with one line saying so;
+    a default one in use is replaced by a free one, and the log says which.
+    """
     import uvicorn
 
     from mitalk.app import create_app
+    from mitalk.core.http_protocol import GuardedHttpProtocol
     from mitalk.core.logging import configure_logging
-    from mitalk.core.migrate import upgrade
+    from mitalk.core.migrate import current_revision, upgrade
+    from mitalk.core.ports import StartupError
+    from mitalk.core.ws_protocol import DirectWebSocketProtocol
 
+    # Everything this process and its children (Janus, Caddy, coturn) create is private to
+    # the service's user: the database, keys, the SMS outbox, generated configuration.
+    os.umask(0o077)
     settings = get_settings()
+    # The options win over MITALK_HOST/PORT everywhere, also in the managed Caddy's upstream.
+    settings = settings.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
     configure_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("mitalk.serve")
     settings.ensure_data_dir()
     if workers > 1 and not settings.redis_url:
         # Claim desks, rate limits and events would each see only their own process.
         fail("several workers share state through Redis: set MITALK_REDIS_URL", 2)
-    if workers > 1 and settings.media != "off":
-        fail("several workers cannot share one managed Janus yet: set MITALK_MEDIA=off", 2)
+    if workers > 1 and settings.media != "off" and settings.node_role == "all":
+        fail("several workers cannot share one managed Janus: set MITALK_MEDIA=off, or run "
+             "MITALK_NODE_ROLE=api with media nodes", 2)
+    if workers > 1 and settings.managed_tls:
+        fail("several workers cannot share one managed Caddy: set MITALK_TLS=external", 2)
+    if settings.node_role == "media":
+        # A media node: Janus and its agent, on the private address API nodes reach it by.
+        from mitalk.media.agent import create_agent_app
+
+        if workers > 1:
+            fail("a media node runs one agent: drop --workers", 2)
+        if not settings.node_address or not settings.redis_url:
+            fail("a media node needs MITALK_NODE_ADDRESS and MITALK_REDIS_URL", 2)
+        uvicorn.run(
+            create_agent_app(settings),
+            host=host or settings.node_address or settings.host,
+            port=port or settings.media_agent_port,
+            log_config=None,
+            access_log=settings.log_level == "debug",
+        )
+        return
+    if settings.node_role == "api" and (settings.is_sqlite or not settings.redis_url):
+        fail("an API node shares PostgreSQL and Redis with the others: set "
+             "MITALK_DATABASE_URL (postgresql+asyncpg://…) and MITALK_REDIS_URL", 2)
+
+    explicit_port = "port" in settings.model_fields_set  # --port or MITALK_PORT
+    try:
+        # Bound here, before the app starts its Janus: a taken port fails in one line and
+        # starts nothing, and no other process can take it between this check and serving.
+        listener = _listen(settings.host, settings.port, explicit=explicit_port, log=log)
+    except StartupError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+    host, port = settings.host, listener.getsockname()[1]
+    settings = settings.model_copy(update={"port": port})
 
     async def migrate() -> None:
         db = Database(settings.resolved_database_url)
         try:
+            before = await current_revision(db)
             await upgrade(db)
+            after = await current_revision(db)
+            if before != after:
+                log.info("database migrated from %s to %s", before or "an empty schema", after)
         finally:
             await db.dispose()
 
     asyncio.run(migrate())
+    common: dict[str, Any] = {
+        "log_config": None,
+        "proxy_headers": True,
+        # A deadline and a size limit for every request's head (slow clients, slowloris).
+        "http": GuardedHttpProtocol,
+        # Room events written to many sockets as one frame each (core/ws_protocol.py).
+        "ws": DirectWebSocketProtocol,
+        # What a client sends on a socket is a small action or a ping (uvicorn allows 16 MiB):
+        # a larger message closes the socket (1009).
+        "ws_max_size": 64 * 1024,
+        # No permessage-deflate (uvicorn offers it, browsers accept it): room events are a few
+        # hundred bytes of JSON, and a compressor per socket costs ~35 KiB and ~7 µs per send
+        # (bench/README.md, Room sockets).
+        "ws_per_message_deflate": False,
+        "access_log": settings.log_level.lower() == "debug",
+    }
+    # Full garbage collections walk only what is new since the last one (core/gc_freeze.py);
+    # the workers read it from the environment.
+    settings.gc_freeze = True
+    os.environ["MITALK_GC_FREEZE"] = "1"
+    if workers == 1:
+        config = uvicorn.Config(create_app(settings), host=host, port=port, **common)
+        server = uvicorn.Server(config)
+        server.run(sockets=[listener])
+        if not server.started:
+            raise typer.Exit(3)  # the app did not start; its log said why (one line)
+        return
+    # The workers are separate processes that read the settings themselves: give them the
+    # port chosen here (uvicorn binds it again in the parent and shares it with them).
+    listener.close()
+    os.environ["MITALK_HOST"], os.environ["MITALK_PORT"] = host, str(port)
     uvicorn.run(
-        create_app(settings) if workers == 1 else "mitalk.app:create_app",
-        factory=workers > 1,
-        workers=workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-        access_log=settings.log_level == "debug",
+        "mitalk.app:create_app", factory=True, workers=workers, host=host, port=port, **common
     )
+
+
+def _listen(host: str, port: int, *, explicit: bool, log: logging.Logger) -> socket.socket:
+    """A socket listening on ``host:port``, or on the next free port when the port was a default."""
+    import errno
+
+    from mitalk.core.ports import PortTaken, holder_of, in_use_by, listen_tcp
+
+    try:
+        return listen_tcp(host, port)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            problem = f"cannot listen on {host}:{port} ({exc.strerror})"
+            raise PortTaken(problem, "MITALK_HOST") from exc
+        holder = holder_of("tcp", port)
+        problem = f"port {port} on {host} is {in_use_by(holder)}"
+        taken = PortTaken(problem, "MITALK_PORT (or --port)", holder=holder)
+        if explicit:
+            raise taken from exc
+    for candidate in range(port + 1, min(port + 101, 65536)):
+        try:
+            listener = listen_tcp(host, candidate)
+        except OSError:
+            continue
+        log.warning(
+            "%s; serving on %d instead (set MITALK_PORT or --port to choose)",
+            taken.problem,
+            candidate,
+        )
+        return listener
+    raise taken
+
+
+@app.command()
+def doctor(
+    ca: Annotated[
+        str | None, typer.Option("--ca", help="Also trust this CA's PEM root (a private CA's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Check this deployment and say, line by line, what to fix; exit 0 when nothing fails."""
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from mitalk.doctor import render, run_checks
+
+    findings = asyncio.run(run_checks(get_settings(), ca_file=Path(ca) if ca else None))
+    typer.echo(json.dumps([asdict(f) for f in findings], indent=2) if as_json else render(findings))
+    if any(f.status == "fail" for f in findings):
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -152,7 +296,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 @admin_app.command("phase")
 def admin_phase(
-    phase: Annotated[str | None, typer.Argument(help="internal, invite or open; omit to show.")] = None,
+    phase: Annotated[
+        str | None, typer.Argument(help="internal, invite or open; omit to show.")
+    ] = None,
 ) -> None:
     """Show the access phase, or set it (it can move both ways)."""
     from mitalk.access import service
@@ -167,6 +313,45 @@ def admin_phase(
 
     result = run_in_transaction(work)
     typer.echo(f"phase: {result}" if phase is None else f"phase set to {result}")
+
+
+@admin_app.command("sign-out")
+def admin_sign_out(
+    phone: Annotated[str, typer.Argument(help="The account's phone number.")],
+) -> None:
+    """End every session of an account (a lost phone, a suspension): its tokens stop working
+    and its open sockets close, at once with MITALK_REDIS_URL, else at the next sweep (1 min)."""
+    from redis.asyncio import Redis
+
+    from mitalk.accounts import repository as accounts_repo
+    from mitalk.accounts import service as accounts
+    from mitalk.core.database import run_after_commit
+    from mitalk.realtime.dependencies import make_bus
+
+    number = parse_phone(phone)
+
+    async def work(session: AsyncSession, settings: Settings) -> int | None:
+        user = await accounts_repo.user_by_phone(session, number)
+        if user is None:
+            return None
+        # With Redis the serving nodes hear the ended sessions (published after the commit).
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        bus = make_bus(settings, redis)
+        await bus.start()
+        try:
+            ended = await accounts.end_sessions(session, bus, user.id)
+            await session.commit()
+            await run_after_commit(session)  # publish while the bus is open
+        finally:
+            await bus.close()
+            if redis is not None:
+                await redis.aclose()
+        return len(ended)
+
+    ended = run_in_transaction(work)
+    if ended is None:
+        fail(f"{number} has no account")
+    typer.echo(f"{number}: {ended} session{'' if ended == 1 else 's'} ended")
 
 
 @staff_app.command("add")
@@ -195,7 +380,9 @@ def staff_remove(phones: Annotated[list[str], typer.Argument(help="Phone numbers
 
     missing = False
     for phone, removed in run_in_transaction(work):
-        typer.echo(f"{phone} removed" if removed else f"error: {phone} was not staff", err=not removed)
+        typer.echo(
+            f"{phone} removed" if removed else f"error: {phone} was not staff", err=not removed
+        )
         missing |= not removed
     if missing:
         raise typer.Exit(1)
@@ -217,7 +404,9 @@ def staff_list() -> None:
 def invites_grant(
     count: Annotated[int, typer.Argument(min=1, max=1_000_000, help="Invites to add.")],
     phone: Annotated[str | None, typer.Option(help="The member to give them to.")] = None,
-    all_members: Annotated[bool, typer.Option("--all-members", help="Give them to every member.")] = False,
+    all_members: Annotated[
+        bool, typer.Option("--all-members", help="Give them to every member.")
+    ] = False,
 ) -> None:
     """Give members more invites."""
     from mitalk.access import service
@@ -236,14 +425,21 @@ def invites_grant(
         return await service.grant_invites(session, count, user)
 
     members = run_in_transaction(work)
-    typer.echo(f"gave {count} invite{'s' if count != 1 else ''} to {members} member{'s' if members != 1 else ''}")
+    typer.echo(
+        f"gave {count} invite{'s' if count != 1 else ''} "
+        f"to {members} member{'s' if members != 1 else ''}"
+    )
 
 
 @passes_app.command("drop")
 def passes_drop(
     count: Annotated[int, typer.Argument(min=1, max=10_000_000, help="How many to admit.")],
-    drop_id: Annotated[str | None, typer.Option("--id", help="Idempotency key: the same id never admits twice.")] = None,
-    batch: Annotated[int, typer.Option(min=1, max=100_000, help="People admitted per transaction.")] = 10_000,
+    drop_id: Annotated[
+        str | None, typer.Option("--id", help="Idempotency key: the same id never admits twice.")
+    ] = None,
+    batch: Annotated[
+        int, typer.Option(min=1, max=100_000, help="People admitted per transaction.")
+    ] = 10_000,
 ) -> None:
     """Admit the next COUNT waitlisters in order; prints how many were admitted.
 
@@ -259,7 +455,9 @@ def passes_drop(
         if result.already_ran:
             return
         verb = "resuming" if result.resumed else "starting"
-        typer.echo(f"{verb} drop {result.drop_id}: {result.admitted} of {count} admitted so far", err=True)
+        typer.echo(
+            f"{verb} drop {result.drop_id}: {result.admitted} of {count} admitted so far", err=True
+        )
         progress = typer.progressbar(length=count, label="admitting", file=sys.stderr)
         progress.__enter__()
         progress.update(result.admitted)
@@ -286,7 +484,9 @@ def passes_drop(
         fail(exc.message)
         return
     if result.already_ran:
-        typer.echo(f"drop {result.drop_id} already ran: admitted {result.admitted}; nobody new admitted")
+        typer.echo(
+            f"drop {result.drop_id} already ran: admitted {result.admitted}; nobody new admitted"
+        )
     else:
         typer.echo(f"admitted {result.admitted} (drop {result.drop_id})")
 
@@ -295,7 +495,9 @@ def passes_drop(
 def passes_window(
     count: Annotated[int, typer.Argument(min=1, max=10_000_000, help="How many passes.")],
     opens_at: Annotated[str | None, typer.Option(help="ISO 8601 time; default now.")] = None,
-    closes_at: Annotated[str | None, typer.Option(help="ISO 8601 time; default: when sold out.")] = None,
+    closes_at: Annotated[
+        str | None, typer.Option(help="ISO 8601 time; default: when sold out.")
+    ] = None,
 ) -> None:
     """Open a claim window of COUNT passes that waitlisters race to claim."""
     from mitalk.access import service
@@ -309,7 +511,10 @@ def passes_window(
     window = run_in_transaction(work)
     until = window.closes_at.isoformat() if window.closes_at else "sold out"
     noun = "pass" if window.total == 1 else "passes"
-    typer.echo(f"window {window.id}: {window.total} {noun}, opens {window.opens_at.isoformat()}, until {until}")
+    typer.echo(
+        f"window {window.id}: {window.total} {noun}, "
+        f"opens {window.opens_at.isoformat()}, until {until}"
+    )
 
 
 @passes_app.command("close")
@@ -357,7 +562,7 @@ def worker(
     from mitalk.accounts.sms import make_sms_sender
     from mitalk.core.logging import configure_logging
     from mitalk.core.migrate import upgrade
-    from mitalk.network.delivery import drain, run_worker
+    from mitalk.notifications.delivery import drain, run_worker
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -383,14 +588,14 @@ def worker(
 
 @app.command()
 def schemas(
-    out: Annotated[str, typer.Option("--out", help="Folder to write openapi.json and realtime-schemas.json into.")],
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Folder to write openapi.json and realtime-schemas.json into."),
+    ],
 ) -> None:
-    """Write the OpenAPI schema and the real-time event schemas (the web client is generated from them)."""
-    import json
-    from pathlib import Path
-
+    """Write the OpenAPI schema and the real-time event schemas (the web client's sources)."""
     from mitalk.app import create_app
-    from mitalk.realtime.gateway import realtime_schemas_document
+    from mitalk.realtime.schemas import realtime_schemas_document
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -400,7 +605,9 @@ def schemas(
         "realtime-schemas.json": realtime_schemas_document().model_dump(mode="json"),
     }
     for name, document in documents.items():
-        (folder / name).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (folder / name).write_text(
+            json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         typer.echo(f"wrote {folder / name}")
 
 

@@ -134,6 +134,8 @@ class PassGrant(Base):
     __table_args__ = (UniqueConstraint("user_id", name="uq_pass_grants_user"),)
 
     id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
-    window_id: Mapped[str] = mapped_column(ForeignKey("pass_windows.id", ondelete="CASCADE"), index=True)
+    window_id: Mapped[str] = mapped_column(
+        ForeignKey("pass_windows.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,6 @@ line, and the line's totals are kept in step, so everything else sees an ordinar
 
 from __future__ import annotations
 
-
 import datetime as dt
 import hashlib
 import os
@@ -21,12 +20,18 @@ SEED_PHONE_PREFIX = "+4915"  # +4915 and 9 digits: valid-looking German mobile n
 
 
 async def _bulk_insert(
-    conn: AsyncConnection, db: Database, table: str, columns: list[str], rows: Sequence[tuple[object, ...]]
+    conn: AsyncConnection,
+    db: Database,
+    table: str,
+    columns: list[str],
+    rows: Sequence[tuple[object, ...]],
 ) -> None:
     """Insert rows fast: COPY on PostgreSQL, executemany on SQLite."""
     if db.is_sqlite:
         marks = ", ".join("?" for _ in columns)
-        await conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
         return
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
@@ -41,9 +46,13 @@ def seed_phone(n: int) -> str:
 async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple[int, int]:
     """Append ``count`` waitlisted accounts to the line; returns their (first, last) place."""
     async with db.engine.begin() as conn:
-        row = (await conn.execute(text("SELECT joined FROM waitlist_counters WHERE id = 1"))).first()
+        row = (
+            await conn.execute(text("SELECT joined FROM waitlist_counters WHERE id = 1"))
+        ).first()
         if row is None:
-            await conn.execute(text("INSERT INTO waitlist_counters (id, joined, admitted) VALUES (1, 0, 0)"))
+            await conn.execute(
+                text("INSERT INTO waitlist_counters (id, joined, admitted) VALUES (1, 0, 0)")
+            )
             start = 1
         else:
             start = int(row[0]) + 1
@@ -52,7 +61,9 @@ async def seed_waitlist(db: Database, count: int, chunk: int = 100_000) -> tuple
             places = range(start + offset, start + min(count, offset + chunk))
             users = [(f"seed{p:020d}", seed_phone(p), "waitlisted", 0, now) for p in places]
             entries = [(p, f"seed{p:020d}", now) for p in places]
-            await _bulk_insert(conn, db, "users", ["id", "phone", "status", "invites_left", "created_at"], users)
+            await _bulk_insert(
+                conn, db, "users", ["id", "phone", "status", "invites_left", "created_at"], users
+            )
             await _bulk_insert(conn, db, "waitlist", ["seq", "user_id", "joined_at"], entries)
         await conn.execute(
             text("UPDATE waitlist_counters SET joined = joined + :n WHERE id = 1"), {"n": count}
@@ -78,11 +89,19 @@ async def seed_sessions(db: Database, first: int, count: int) -> list[str]:
     created = utcnow().replace(tzinfo=None)
     expires = created + dt.timedelta(days=1)
     rows = [
-        (f"ss{first + i:022d}", f"seed{first + i:020d}", hashlib.sha256(t.encode()).hexdigest(), created, expires)
+        (
+            f"ss{first + i:022d}",
+            f"seed{first + i:020d}",
+            hashlib.sha256(t.encode()).hexdigest(),
+            created,
+            expires,
+        )
         for i, t in enumerate(tokens)
     ]
     async with db.engine.begin() as conn:
-        await _bulk_insert(conn, db, "sessions", ["id", "user_id", "token_hash", "created_at", "expires_at"], rows)
+        await _bulk_insert(
+            conn, db, "sessions", ["id", "user_id", "token_hash", "created_at", "expires_at"], rows
+        )
     async with db.engine.connect() as conn:
         if not db.is_sqlite:
             await conn.execution_options(isolation_level="AUTOCOMMIT")

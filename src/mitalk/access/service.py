@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import datetime as dt
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.access import repository as repo
+from mitalk.access.errors import (
+    AlreadyInvited,
+    AlreadyMember,
+    DropAlreadyRan,
+    DropInterrupted,
+    InviteNotPending,
+    LettingInClosed,
+    NoInvitesLeft,
+    NotEligible,
+    SoldOut,
+    WindowAlreadyOpen,
+    WindowClosed,
+)
 from mitalk.access.models import Invite, PassWindow
+from mitalk.access.schemas import DropStats, WaitlistStatsOut, WindowStats
+from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import User
-from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
+from mitalk.accounts.phones import country_of
+from mitalk.accounts.service import Admission, Claimant, text_charges
+from mitalk.accounts.sms import SmsSender
+from mitalk.core.database import after_commit
+from mitalk.core.errors import AppError, Forbidden, NotFound, RateLimited
+from mitalk.core.messages import Message, language_of_region, render
+from mitalk.core.ratelimit import RateLimiter
 from mitalk.core.settings import Settings
-
-if TYPE_CHECKING:
-    from mitalk.access.schemas import WaitlistStatsOut
+from mitalk.notifications import service as notifications
+from mitalk.notifications.service import Kind
+from mitalk.realtime.bus import EventBus
 
 
 class Phase(StrEnum):
@@ -26,46 +49,6 @@ class Phase(StrEnum):
     internal = "internal"
     invite = "invite"
     open = "open"
-
-
-class NoInvitesLeft(AppError):
-    status, code, message = 403, "no_invites_left", "You have no invites left."
-
-
-class AlreadyMember(Conflict):
-    code, message = "already_member", "This number already belongs to a member."
-
-
-class AlreadyInvited(Conflict):
-    code, message = "already_invited", "This number has already been invited."
-
-
-class InviteNotPending(Conflict):
-    code, message = "invite_not_pending", "This invite was already used and cannot be revoked."
-
-
-class SoldOut(Conflict):
-    code, message = "sold_out", "All passes of this window have been claimed."
-
-
-class WindowClosed(Conflict):
-    code, message = "window_closed", "No claim window is open right now."
-
-
-class DropAlreadyRan(Conflict):
-    code, message = "drop_already_ran", "A drop with this id already ran."
-
-
-class DropInterrupted(Conflict):
-    code, message = "drop_interrupted", "An earlier drop was interrupted; finish it first."
-
-
-class LettingInClosed(Conflict):
-    code, message = "letting_in_closed", "Only staff may enter in the internal phase: no one can be let in yet."
-
-
-class WindowAlreadyOpen(Conflict):
-    code, message = "window_already_open", "Another claim window is open or scheduled."
 
 
 @dataclass(frozen=True)
@@ -146,6 +129,10 @@ async def refresh_admission(
     return user
 
 
+# The rules above as signing in asks for them (accounts sits below access; the app hands this in).
+ADMISSION = Admission(place=place_new_account, refresh=refresh_admission)
+
+
 async def is_staff(session: AsyncSession, user: User) -> bool:
     """Whether the account's number is on the staff list."""
     return await repo.is_staff(session, user.phone)
@@ -155,32 +142,149 @@ async def position_of(session: AsyncSession, user: User) -> WaitlistPosition | N
     """A waitlister's position and the waitlist's size; None for members."""
     if user.status != "waitlisted":
         return None
-    entry = await repo.waitlist_entry(session, user.id)
-    if entry is None or entry.admitted_at is not None:
-        return None
-    ahead = await repo.waiting_ahead_of(session, entry.seq)
-    return WaitlistPosition(position=ahead + 1, total=await repo.waiting_total(session))
+    place = await repo.place_in_line(session, user.id)
+    return None if place is None else WaitlistPosition(position=place[0], total=place[1])
+
+
+class LineSnapshot:
+    """The line as of one value of its ``admitted`` total: its head and who behind the head was
+    let in out of order. Anyone's place is then a subtraction and a binary search, exact while
+    the total is unchanged (joins do not move anyone's place, only the count of people). A
+    node's account sockets share one: thousands of hellos read a sequence number and the totals
+    (one row each), not the count of everyone let in ahead of them."""
+
+    def __init__(self) -> None:
+        self.admitted_total = -1
+        self.head: int | None = None
+        self.admitted: list[int] = []
+        self._lock = asyncio.Lock()
+
+    async def place_of(self, session: AsyncSession, user_id: str) -> WaitlistPosition | None:
+        """A waitlister's place (None: not waiting), exact as of the totals read with it."""
+        found = await repo.waiting_seq_and_line(session, user_id)
+        if found is None:
+            return None
+        seq, joined, admitted_total = found
+        # Someone was let in since (or nobody waited then, and the first to join since is the
+        # head now): look again, once for everyone waiting on the lock.
+        if self.admitted_total < admitted_total or self.head is None:
+            async with self._lock:
+                if self.admitted_total < admitted_total or self.head is None:
+                    head = await repo.waiting_head(session)
+                    self.admitted = [] if head is None else await repo.admitted_after(session, head)
+                    self.head = head
+                    # Read after the totals: at least as new as them; exact again next time.
+                    self.admitted_total = admitted_total
+        head = self.head if self.head is not None else seq
+        if seq <= head:  # (below it: let in just now; the next look at the line says so)
+            return WaitlistPosition(position=1, total=joined - admitted_total)
+        skipped = bisect.bisect_left(self.admitted, seq)
+        return WaitlistPosition(position=seq - head - skipped + 1, total=joined - admitted_total)
+
+
+def places_in_line(
+    seqs: dict[str, int], head: int | None, before: int, admitted: list[int], total: int
+) -> dict[str, WaitlistPosition | None]:
+    """Many waitlisters' places at once (the account sockets of a node), from one look at the
+    line: ``head`` its first waiting sequence number, ``before`` how many were let in out of
+    order between the head and the lowest of ``seqs`` above it, ``admitted`` the sorted sequence
+    numbers let in from there to the highest. None: that person no longer waits."""
+    places: dict[str, WaitlistPosition | None] = {}
+    for user_id, seq in seqs.items():
+        if head is None or seq < head:
+            places[user_id] = None
+            continue
+        skipped = bisect.bisect_left(admitted, seq)
+        if skipped < len(admitted) and admitted[skipped] == seq:
+            places[user_id] = None
+            continue
+        places[user_id] = WaitlistPosition(
+            position=seq - head - (before + skipped if seq > head else 0) + 1, total=total
+        )
+    return places
 
 
 # --- invites ---------------------------------------------------------------------------------
 
 
-async def invite(
-    session: AsyncSession, settings: Settings, inviter: User, phone: str, now: dt.datetime
-) -> Invite:
-    """Invite a number: spends one invite; a number already waiting is let in at once."""
-    from mitalk.accounts import repository as accounts_repo
+INVITES_WINDOW = dt.timedelta(hours=24)
+MEMBER_INVITED_NOTICE = Message("notice.invited_as_member")
 
+
+@dataclass(frozen=True)
+class Texting:
+    """What an invite's text message needs: the sender, the text budgets and who asks."""
+
+    sms: SmsSender
+    limiter: RateLimiter
+    address: str  # the inviter's client address: its network's budget pays too
+
+
+def invite_text(settings: Settings, inviter: User, phone: str) -> str:
+    """The text an invited number gets: in its country's language when that is one of ours
+    (the person does not know Mi Talk yet; their number says more about what they read than
+    the inviter's app does), else in the inviter's. No name in it: words a member chose never
+    go out from the service's number (a name such as 'Your bank: call …' would)."""
+    language = language_of_region(country_of(phone)) or inviter.language
+    if settings.public_url:
+        return render("sms.invite_link", language, url=settings.public_url)
+    return render("sms.invite", language)
+
+
+async def invite(
+    session: AsyncSession,
+    settings: Settings,
+    bus: EventBus,
+    inviter: User,
+    phone: str,
+    now: dt.datetime,
+    texting: Texting | None = None,
+) -> Invite:
+    """Invite a number: spends one invite; a number already waiting is let in at once.
+
+    An invite to a member's number is made like any other (pending, revocable, the invite
+    back when revoked): the answer never tells the inviter whether a number belongs to a
+    member, as signing in never tells whether a number is registered. The member gets a
+    notice linking to the inviter instead (once per inviter).
+
+    With ``texting``, anyone else gets a text message saying so, after the commit. Every invite
+    spends the sign-in text budgets (the number's, the inviter's network's, the number block's,
+    the country's, the deployment's), a member's number too, so a full budget never tells
+    members apart; a full one refuses the invite (429, nothing spent).
+    """
     existing = await accounts_repo.user_by_phone(session, phone)
-    if existing is not None and existing.status == "active":
-        raise AlreadyMember()
     if await repo.pending_invite_for(session, phone) is not None:
         raise AlreadyInvited()
     if not await repo.take_invite(session, inviter.id):
         raise NoInvitesLeft()
+    # Counted after take_invite, which holds the inviter's row: parallel invites count in turn.
+    sent = await repo.invites_sent_since(session, inviter.id, now - INVITES_WINDOW)
+    per_day = settings.invites_per_day
+    if len(sent) >= per_day:
+        wait = max(1, int((sent[len(sent) - per_day] + INVITES_WINDOW - now).total_seconds()) + 1)
+        raise RateLimited(
+            wait,
+            f"At most {per_day} invites a day, revoked ones included. Try again in "
+            f"{wait // 60 + 1} minutes.",
+        )
+    if texting is not None:
+        await texting.limiter.take(text_charges(settings, phone, texting.address))
     await session.refresh(inviter, ["invites_left"])
-    created = await repo.add_invite(session, inviter.id, phone)
-    if existing is not None:
+    created = await repo.add_invite(session, inviter.id, phone, now)
+    if texting is not None and (existing is None or existing.status != "active"):
+        body, sms, key = invite_text(settings, inviter, phone), texting.sms, f"invite:{created.id}"
+
+        async def deliver() -> None:
+            await sms.send(phone, body, key=key)
+
+        after_commit(session, deliver)
+    if existing is not None and existing.status == "active":
+        if existing.id != inviter.id:
+            await notifications.notify(
+                session, bus, existing.id, Kind.invited_as_member, MEMBER_INVITED_NOTICE,
+                f"invited-as-member:{inviter.id}", now=now, data={"user_id": inviter.id},
+            )  # fmt: skip
+    elif existing is not None:
         await refresh_admission(session, settings, existing, now)
     return created
 
@@ -238,10 +342,10 @@ async def let_in_by_member(
 # --- staff -----------------------------------------------------------------------------------
 
 
-async def add_staff(session: AsyncSession, settings: Settings, phone: str, now: dt.datetime) -> bool:
+async def add_staff(
+    session: AsyncSession, settings: Settings, phone: str, now: dt.datetime
+) -> bool:
     """Put a number on the staff list; a waitlisted account of that number is let in."""
-    from mitalk.accounts import repository as accounts_repo
-
     added = await repo.add_staff(session, phone)
     user = await accounts_repo.user_by_phone(session, phone)
     if user is not None:
@@ -262,14 +366,14 @@ async def staff_phones(session: AsyncSession) -> list[str]:
 # --- passes ----------------------------------------------------------------------------------
 
 
-PASS_NOTICE = "You're in! Your Mi Talk pass is ready: open Mi Talk and join a room."
+PASS_NOTICE = Message("notice.pass_granted")
 
 
 async def notify_admitted(session: AsyncSession, user_ids: list[str], now: dt.datetime) -> None:
     """An in-app notice and a text message for each person a pass let in (once per person)."""
-    from mitalk.network import repository as network_repo
-
-    await network_repo.add_notices(session, user_ids, "pass_granted", "pass", PASS_NOTICE, now, sms=True)
+    await notifications.notify_quietly(
+        session, user_ids, Kind.pass_granted, PASS_NOTICE, "pass", now=now, sms=True
+    )
 
 
 async def begin_drop(
@@ -297,7 +401,9 @@ async def begin_drop(
             raise DropAlreadyRan(
                 f"Drop {found.id} was for {found.requested} passes, not {count}; use another id."
             )
-        return DropResult(found.id, found.admitted, already_ran=found.status == "done", resumed=True)
+        return DropResult(
+            found.id, found.admitted, already_ran=found.status == "done", resumed=True
+        )
     drop_id = drop_id or f"drop-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     await repo.add_drop(session, drop_id, count, now)
     return DropResult(drop_id, 0, already_ran=False, resumed=False)
@@ -306,38 +412,71 @@ async def begin_drop(
 async def drop_batch(
     session: AsyncSession, settings: Settings, drop_id: str, batch_size: int, now: dt.datetime,
     after: int = 0,
-) -> tuple[int, bool, int]:
-    """Admit the next batch of a drop; returns (admitted so far, finished, last place taken).
+) -> tuple[int, bool, tuple[int, int, int] | None]:
+    """Admit the next batch of a drop; returns (admitted so far, all admitted, the batch's first
+    and last place and how many it admitted, or None when it admitted nobody).
 
-    The batch's admissions, notices and the drop's count commit together, so after a crash the
-    drop resumes exactly where its last committed batch ended.
+    The batch's admissions and the drop's count commit together, so after a crash the drop
+    resumes exactly where its last committed batch ended. Their notices are written afterwards
+    (``tell_drop_range``): a grant does not wait for the notices of a whole drop.
     """
     drop = await repo.lock_drop(session, drop_id)
     if drop is None:
         raise NotFound(f"No drop {drop_id}.")
     if drop.status == "done":
-        return drop.admitted, True, after
+        return drop.admitted, True, None
     wanted = min(batch_size, drop.requested - drop.admitted)
-    admitted, last = (
+    admitted, first, last = (
         await repo.admit_head(
-            session, wanted, f"drop:{drop_id}", "drop", settings.default_invites, PASS_NOTICE, now, after
+            session, wanted, f"drop:{drop_id}", "drop", settings.default_invites, now, after
         )
         if wanted > 0
-        else (0, after)
+        else (0, after, after)
     )
     drop.admitted += admitted
     # A short batch means the line ran out, or (PostgreSQL) another drop took rows of this
     # range while we waited for their locks: only an empty line ends the drop early.
-    finished = drop.admitted >= drop.requested or (
+    granted = drop.admitted >= drop.requested or (
         admitted < wanted and await repo.waiting_total(session) == 0
     )
-    if finished:
-        drop.status, drop.finished_at = "done", now
     await session.flush()
-    return drop.admitted, finished, last
+    return drop.admitted, granted, ((first, last, admitted) if admitted else None)
 
 
-def window_state(window: PassWindow, now: dt.datetime) -> Literal["scheduled", "open", "sold_out", "closed"]:
+async def tell_drop_range(
+    session: AsyncSession, drop_id: str, first: int, last: int, now: dt.datetime
+) -> None:
+    """Write the pass notices (and their text messages) of the people a drop let in at places
+    ``first``…``last``: one INSERT … SELECT; anyone told already is skipped."""
+    await notifications.notify_quietly_from(
+        session, repo.admitted_by(f"drop:{drop_id}", first, last), Kind.pass_granted,
+        PASS_NOTICE, "pass", now=now, sms=True,
+    )
+
+
+async def tell_whole_drop(session: AsyncSession, drop_id: str, now: dt.datetime) -> None:
+    """Write the missing pass notices of everyone a drop let in, wherever they are in line: a
+    resumed drop's catch-up for grants committed by a run that died before telling them."""
+    await notifications.notify_quietly_from(
+        session, repo.admitted_by(f"drop:{drop_id}"), Kind.pass_granted, PASS_NOTICE, "pass",
+        now=now, sms=True,
+    )
+
+
+async def finish_drop(session: AsyncSession, drop_id: str, now: dt.datetime) -> int:
+    """Mark a drop done once everyone it let in is told; returns how many it admitted."""
+    drop = await repo.lock_drop(session, drop_id)
+    if drop is None:
+        raise NotFound(f"No drop {drop_id}.")
+    if drop.status != "done":
+        drop.status, drop.finished_at = "done", now
+        await session.flush()
+    return drop.admitted
+
+
+def window_state(
+    window: PassWindow, now: dt.datetime
+) -> Literal["scheduled", "open", "sold_out", "closed"]:
     """Where a window stands at ``now``."""
     if window.opens_at > now:
         return "scheduled"
@@ -390,6 +529,15 @@ async def claim_window(session: AsyncSession, now: dt.datetime) -> PassWindow | 
     return await repo.latest_window(session, now)
 
 
+def eligible(user: Claimant, announced_at: dt.datetime) -> bool:
+    """Only accounts that existed when a window was announced may claim in it.
+
+    A window is announced (scheduled or opened) before the rush: accounts made after that
+    moment are refused (``not_eligible``), so nobody can mint fresh accounts to enter the race.
+    """
+    return user.created_at is None or user.created_at <= announced_at
+
+
 async def claim_pass(
     session: AsyncSession, settings: Settings, user: User, now: dt.datetime
 ) -> Literal["granted"]:
@@ -412,6 +560,8 @@ async def claim_pass(
         if latest is not None and latest.granted >= latest.total:
             raise SoldOut()
         raise WindowClosed()
+    if not eligible(user, window.created_at):
+        raise NotEligible()
     async with session.begin_nested():
         if not await repo.leave_waitlist(session, user.id, f"window:{window.id}", now):
             taken = True
@@ -433,10 +583,10 @@ async def claim_pass(
     return "granted"
 
 
-async def waitlist_stats(session: AsyncSession, now: dt.datetime, limit: int = 20) -> "WaitlistStatsOut":
+async def waitlist_stats(
+    session: AsyncSession, now: dt.datetime, limit: int = 20
+) -> WaitlistStatsOut:
     """Size of the line, passes per drop and window, and the current claim rate."""
-    from mitalk.access.schemas import DropStats, WaitlistStatsOut, WindowStats
-
     joined, admitted = await repo.counters(session)
     windows = []
     for w in await repo.recent_windows(session, limit):
@@ -444,15 +594,25 @@ async def waitlist_stats(session: AsyncSession, now: dt.datetime, limit: int = 2
         span = (last - first).total_seconds() if first and last else 0.0
         windows.append(
             WindowStats(
-                id=w.id, state=window_state(w, now), total=w.total, granted=w.granted,
-                opens_at=w.opens_at, closes_at=w.closes_at, first_grant_at=first, last_grant_at=last,
+                id=w.id,
+                state=window_state(w, now),
+                total=w.total,
+                granted=w.granted,
+                opens_at=w.opens_at,
+                closes_at=w.closes_at,
+                first_grant_at=first,
+                last_grant_at=last,
                 grants_per_second=round(w.granted / span, 1) if span > 0 else None,
             )
         )
     drops = [
         DropStats(
-            id=d.id, requested=d.requested, admitted=d.admitted, status="done" if d.status == "done" else "running",
-            created_at=d.created_at, finished_at=d.finished_at,
+            id=d.id,
+            requested=d.requested,
+            admitted=d.admitted,
+            status="done" if d.status == "done" else "running",
+            created_at=d.created_at,
+            finished_at=d.finished_at,
         )
         for d in await repo.recent_drops(session, limit)
     ]

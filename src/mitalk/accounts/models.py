@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mitalk.core.database import Base, UTCDateTime, utcnow
 from mitalk.core.security import new_id
 
+USER_AGENT_LENGTH = 200
+
 
 class User(Base):
     """An account, keyed by an E.164 phone number."""
@@ -24,16 +26,29 @@ class User(Base):
     admitted_via: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The language notices and text messages are written in (core.messages.LANGUAGES): chosen
+    # in the app, else the browser's Accept-Language at sign-in; None: English.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class LoginCode(Base):
-    """The one live sign-in code of a phone number, stored only as a keyed hash."""
+    """One sign-in code, texted for one request, stored only as a keyed hash.
+
+    A number may have several live codes (one per request): asking for a code never replaces
+    someone else's. The requester gets a ticket (stored hashed) that binds the code to them:
+    guesses that bring the ticket spend ``attempts``, guesses without it (scripts that send only
+    phone and code, or a stranger) spend ``stranger_attempts`` of the number's newest code, so a
+    stranger cannot use up the tries of the code its owner is typing.
+    """
 
     __tablename__ = "login_codes"
 
-    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    phone: Mapped[str] = mapped_column(String(16), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
+    ticket_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stranger_attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -48,3 +63,5 @@ class AuthSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # What signed in (the User-Agent, cut short), so the sessions list can tell devices apart.
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH), default=None)

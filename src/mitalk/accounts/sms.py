@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -63,8 +64,12 @@ class ConsoleSmsSender:
                     log.info("sms_console_duplicate_skipped", to=to, key=key)
                     return
                 message["key"] = key
-            self.outbox.parent.mkdir(parents=True, exist_ok=True)
-            with self.outbox.open("a", encoding="utf-8") as f:
+            self.outbox.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # The outbox holds sign-in codes: readable by its owner only, whatever the umask.
+            fd = os.open(self.outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as f:
                 f.write(json.dumps(message) + "\n")
                 f.flush()
             if key is not None:
@@ -105,7 +110,9 @@ class TwilioSmsSender:
         except httpx.HTTPError as exc:
             raise SmsError(f"SMS provider unreachable: {exc}") from exc
         if response.status_code >= 300:
-            raise SmsError(f"SMS provider refused the message: {response.status_code} {response.text[:200]}")
+            raise SmsError(
+                f"SMS provider refused the message: {response.status_code} {response.text[:200]}"
+            )
         log.info("sms_sent", to=to, provider="twilio")
 
 
@@ -127,7 +134,7 @@ def make_sms_sender(settings: Settings) -> SmsSender:
         assert settings.sms_twilio_from
         return TwilioSmsSender(
             settings.sms_twilio_account_sid,
-            settings.sms_twilio_auth_token,
+            settings.sms_twilio_auth_token.get_secret_value(),
             settings.sms_twilio_from,
             settings.sms_twilio_api_base,
         )

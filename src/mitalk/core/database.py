@@ -11,9 +11,16 @@ from typing import Any
 import structlog
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from mitalk.core.errors import AppError
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +57,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             raise ValueError("naive datetimes are ambiguous; pass an aware one")
         return value.astimezone(dt.UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
@@ -118,7 +127,9 @@ class Database:
         """
         if self._inline is None:
             path = self.url.split("///", 1)[1]
-            self._inline = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self._inline = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, check_same_thread=False
+            )
             self._inline.execute("PRAGMA query_only = 1")
         row: tuple[Any, ...] | None = self._inline.execute(sql, params).fetchone()
         return row
@@ -150,8 +161,10 @@ async def run_after_commit(session: AsyncSession) -> None:
     for effect in effects:
         try:
             await effect()
-        except Exception:  # noqa: BLE001 - the commit stands; the effect is logged
-            log.exception("after_commit_failed", effect=getattr(effect, "__qualname__", repr(effect)))
+        except Exception:  # the commit stands; the effect is logged
+            log.exception(
+                "after_commit_failed", effect=getattr(effect, "__qualname__", repr(effect))
+            )
 
 
 @asynccontextmanager
@@ -161,8 +174,6 @@ async def unit_of_work(db: Database) -> AsyncIterator[AsyncSession]:
     An ``AppError`` with ``commit_changes`` commits first (a wrong sign-in code must still use
     up one of its attempts).
     """
-    from mitalk.core.errors import AppError
-
     async with db.sessions() as session:
         try:
             yield session

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-import structlog
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +103,9 @@ def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _render(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _render(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from mitalk.core.database import Database
@@ -29,10 +31,15 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
 async def current_revision(db: Database) -> str | None:
     """The schema revision the database is at (None when it has none)."""
-    from alembic.runtime.migration import MigrationContext
-
     async with db.engine.connect() as conn:
-        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+def head_revision() -> str | None:
+    """The newest revision of the packaged migrations (what the code expects)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def autogenerate(db: Database, message: str) -> None:

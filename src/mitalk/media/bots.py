@@ -236,12 +236,31 @@ class TrackRecorder:
 class AudioPeer:
     """One WebRTC connection to Janus that may send a track and records what it receives."""
 
-    def __init__(self, source: MediaStreamTrack | None = None) -> None:
-        # No ICE servers: aiortc would otherwise add a public STUN server.
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def __init__(
+        self, source: MediaStreamTrack | None = None, configuration: RTCConfiguration | None = None
+    ) -> None:
         self.source = source
         self.recorder = TrackRecorder()
-        self.pc.on("track", self._on_track)
+        self.connected_at: float | None = None  # time.monotonic() when it first connected
+        # No ICE servers unless given: aiortc would otherwise add a public STUN server.
+        self.pc = self._new_pc(configuration or RTCConfiguration(iceServers=[]))
+
+    def _new_pc(self, configuration: RTCConfiguration) -> RTCPeerConnection:
+        pc = RTCPeerConnection(configuration)
+        pc.on("track", self._on_track)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = time.monotonic()
+
+        return pc
+
+    def use_configuration(self, configuration: RTCConfiguration) -> None:
+        """Start over with other ICE servers or policy (before any offer or answer was made)."""
+        if self.pc.localDescription is not None or self.pc.remoteDescription is not None:
+            raise RuntimeError("the connection is already in use")
+        self.pc = self._new_pc(configuration)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":

@@ -35,15 +35,25 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from mitalk.core.database import Database, utcnow
-from mitalk.core.errors import AppError, Conflict, Forbidden
+from mitalk.core.ports import PortTaken
 from mitalk.core.settings import Settings
 from mitalk.media import repository as repo
+from mitalk.media.candidates import CandidatePolicy, candidate_policy
+from mitalk.media.errors import (
+    ListenersCannotSpeak,
+    MediaRefused,
+    MediaUnavailable,
+    NoConnectionToTrickle,
+    NoOfferToAnswer,
+    TooManyCandidates,
+)
 from mitalk.media.janus_client import (
     JanusClient,
     JanusError,
@@ -51,21 +61,26 @@ from mitalk.media.janus_client import (
     JanusUnavailable,
     Json,
 )
+from mitalk.media.locks import KeyedLocks
+from mitalk.media.ports import API_PORT_SETTING, RTP_RANGE_SETTING
+from mitalk.media.schemas import MAX_CANDIDATES_PER_CONNECTION
 from mitalk.media.stage import Participant, StageManager, Viewer
 from mitalk.media.supervisor import JanusSupervisor, managed_janus
+from mitalk.media.turn import TurnCredentials, TurnSupervisor, turn_from_settings
 from mitalk.realtime.bus import EventBus
+from mitalk.realtime.events import EventBase
+from mitalk.rooms import errors as room_errors
 from mitalk.rooms import repository as rooms_repo
-from mitalk.rooms import service as rooms
 from mitalk.rooms.events import (
     ActiveSpeaker,
     Ended,
-    EventBase,
     MediaReconnect,
     Muted,
     ParticipantLeft,
     Removed,
     RoleChanged,
     RoomCreated,
+    RoomEventBase,
     Unmuted,
 )
 
@@ -83,44 +98,68 @@ ACTIVE_SPEAKER_MIN_INTERVAL = 0.5
 _UNMUTE_TALKING_RECHECK_SECONDS = 1.0
 
 
-class MediaUnavailable(AppError):
-    status, code = 503, "media_unavailable"
-    message = "The media server is not available right now; try again in a moment."
+class MediaLayer(Protocol):
+    """What the signaling endpoints and the room socket need from the media layer.
 
+    ``MediaCoordinator`` (one managed Janus, ``MITALK_NODE_ROLE=all``) and
+    ``pool.PoolCoordinator`` (media nodes, ``MITALK_NODE_ROLE=api``) both provide it.
+    """
 
-class MediaRefused(AppError):
-    status, code = 422, "media_refused"
-    message = "The media server refused this session description."
+    async def speak(self, room_id: str, user_id: str, offer: Json) -> tuple[Json, bool]: ...
 
+    async def listen(self, room_id: str, user_id: str) -> Json: ...
 
-class ListenersCannotSpeak(Forbidden):
-    code = "listeners_cannot_speak"
-    message = "Listeners cannot send audio: listen instead, or ask to come on stage."
+    async def answer(self, room_id: str, user_id: str, answer: Json) -> None: ...
 
+    async def hang_up(self, room_id: str, user_id: str) -> None: ...
 
-class NoOfferToAnswer(Conflict):
-    code, message = "no_offer_to_answer", "Ask to listen first: there is no offer to answer."
+    async def trickle(
+        self, room_id: str, user_id: str, candidates: list[Json], *, completed: bool
+    ) -> None: ...
+
+    async def health(self) -> str: ...
+
+    async def ice_servers(self, room_id: str, user_id: str) -> list[dict[str, Any]]: ...
+
+    def active_speaker(self, room_id: str) -> str | None: ...
 
 
 def check_place(place: repo.Place, *, on_stage: bool) -> None:
     """Raise the rooms error that says why this person may not have (this kind of) audio."""
     if not place.room_exists:
-        raise rooms.RoomNotFound()
+        raise room_errors.RoomNotFound()
     if place.room_scheduled:
-        raise rooms.RoomNotStarted()
+        raise room_errors.RoomNotStarted()
     if not place.room_live:
-        raise rooms.RoomEnded()
+        raise room_errors.RoomEnded()
     if place.presence == rooms_repo.REMOVED:
-        raise rooms.RemovedFromRoom()
+        raise room_errors.RemovedFromRoom()
     if not place.present:
-        raise rooms.NotInRoom()
+        raise room_errors.NotInRoom()
     if on_stage and not place.on_stage:
         raise ListenersCannotSpeak()
 
 
+def _jsep(description: Json, policy: CandidatePolicy) -> Json:
+    """What Janus gets of a client's description: type, SDP (without candidates ``policy``
+    drops: media/candidates.py) and whether candidates trickle."""
+    return {
+        "type": str(description["type"]),
+        "sdp": policy.sdp(str(description["sdp"])),
+        "trickle": bool(description.get("trickle", False)),
+    }
+
+
+# Janus names a session after its room or mountpoint ("AudioBridge <id>", or the mountpoint's
+# description "mitalk stage <id>"): the stage id, which the pin and secrets guard but which a
+# client has no business knowing. The session name is free text to WebRTC.
+_SESSION_NAME = re.compile(r"^s=[^\r\n]*", re.MULTILINE)
+
+
 def public_jsep(jsep: Json) -> Json:
-    """Only the type and SDP of a Janus JSEP go to clients."""
-    return {"type": str(jsep["type"]), "sdp": str(jsep["sdp"])}
+    """What clients get of a Janus JSEP: its type, and its SDP with a session name that says
+    nothing of ours (``s=-``)."""
+    return {"type": str(jsep["type"]), "sdp": _SESSION_NAME.sub("s=-", str(jsep["sdp"]))}
 
 
 def stage_id_of(secret_key: bytes, room_id: str) -> int:
@@ -141,6 +180,7 @@ class Seat:
     muted: bool = True
     started: bool = False
     key: tuple[str, str] | None = None  # (room id, user id), for stage seats
+    trickled: int = 0  # ICE candidates forwarded for this connection (bounded)
 
 
 @dataclass
@@ -167,8 +207,13 @@ class MediaCoordinator:
         db: Database,
         bus: EventBus,
         supervisor: JanusSupervisor,
+        *,
+        turn: TurnCredentials | None = None,
+        turn_server: TurnSupervisor | None = None,
     ) -> None:
         self.settings, self.db, self.bus, self.supervisor = settings, db, bus, supervisor
+        # TURN: the credentials handed to clients, and the managed coturn (MITALK_TURN).
+        self.turn, self.turn_server = turn, turn_server
         config = supervisor.config
         self.client = JanusClient(config.api_url, config.api_secret)
         self.secret_key = settings.resolved_secret_key
@@ -176,8 +221,9 @@ class MediaCoordinator:
         self.generation = 0
         self.seats: dict[tuple[str, str], Seat] = {}
         self._stage_generation: dict[str, int] = {}  # room id -> generation its stage is in
-        self._room_locks: dict[str, asyncio.Lock] = {}
-        self._seat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Only while in use: a request naming any room id must not leave a lock behind.
+        self._room_locks: KeyedLocks[str] = KeyedLocks()
+        self._seat_locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         # Active speakers: stage participant ids per room (to name who Janus says talks), and
         # who is talking in each room.
@@ -194,6 +240,8 @@ class MediaCoordinator:
         self._consumer = asyncio.create_task(self._consume(), name="media-coordinator")
         self.supervisor.on_ready(self._on_ready)
         try:
+            if self.turn_server is not None:
+                await self.turn_server.start()
             await self.supervisor.start()
         except BaseException:
             await self.stop()
@@ -214,6 +262,8 @@ class MediaCoordinator:
         with contextlib.suppress(JanusError, JanusUnavailable):
             await self.stages.close()
         await self.supervisor.stop()
+        if self.turn_server is not None:
+            await self.turn_server.stop()
         await self.client.aclose()
 
     async def health(self) -> str:
@@ -226,17 +276,29 @@ class MediaCoordinator:
             return f"unreachable: {type(exc).__name__}"
         return "ok"
 
+    def turn_health(self) -> str | None:
+        """``ok`` when the managed coturn runs, else why not; None without a managed one."""
+        return self.turn_server.health() if self.turn_server is not None else None
+
+    async def ice_servers(self, room_id: str, user_id: str) -> list[dict[str, Any]]:
+        """The ICE servers (TURN, fresh credentials) for one account's next connection."""
+        return self.turn.ice_servers(user_id) if self.turn is not None else []
+
     # Names ---------------------------------------------------------------------------------
 
     def stage_id(self, room_id: str) -> int:
         """The stage (AudioBridge room and mountpoint id) of a room, derived, never stored."""
         return stage_id_of(self.secret_key, room_id)
 
-    def _room_lock(self, room_id: str) -> asyncio.Lock:
-        return self._room_locks.setdefault(room_id, asyncio.Lock())
+    def _policy(self) -> CandidatePolicy:
+        """Which of a client's ICE candidates Janus may use (media/candidates.py)."""
+        return candidate_policy(self.settings)
 
-    def _seat_lock(self, key: tuple[str, str]) -> asyncio.Lock:
-        return self._seat_locks.setdefault(key, asyncio.Lock())
+    def _room_lock(self, room_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._room_locks.hold(room_id)
+
+    def _seat_lock(self, key: tuple[str, str]) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._seat_locks.hold(key)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -262,17 +324,20 @@ class MediaCoordinator:
 
     # Stages --------------------------------------------------------------------------------
 
-    async def ensure_stage(self, room_id: str) -> None:
-        """Create the room's stage in the running Janus unless it is there (live rooms only)."""
+    async def ensure_stage(self, room_id: str) -> bool:
+        """Create the room's stage in the running Janus unless it is there (live rooms only).
+
+        Returns whether it created one.
+        """
         async with self._room_lock(room_id):
             generation = self.generation
             if self._stage_generation.get(room_id) == generation:
-                return
+                return False
             # Read under the lock: a room that ended meanwhile must not get a stage back.
             async with self.db.read_sessions() as session:
                 room = await rooms_repo.room_by_id(session, room_id)
             if room is None or room.status != "live":
-                return
+                return False
             stage_id = self.stage_id(room_id)
             try:
                 await self.stages.create_stage(stage_id)
@@ -283,6 +348,15 @@ class MediaCoordinator:
                 await self.stages.destroy_stage(stage_id)
                 await self.stages.create_stage(stage_id)
             self._stage_generation[room_id] = generation
+            return True
+
+    async def _room_live(self, room_id: str) -> None:
+        if await self.ensure_stage(room_id):
+            log.info("room %s is live: its stage is ready", room_id)
+
+    async def _room_ended(self, room_id: str) -> None:
+        await self.end_stage(room_id)
+        log.info("room %s ended: its stage is gone", room_id)
 
     async def end_stage(self, room_id: str) -> None:
         """The room ended: destroy its stage and forget its seats."""
@@ -302,8 +376,6 @@ class MediaCoordinator:
                 seat = self.seats.pop(key, None)
                 if seat is not None:
                     await self._release(seat, kick=False)
-            self._seat_locks.pop(key, None)
-        self._room_locks.pop(room_id, None)
 
     async def _on_ready(self, generation: int) -> None:
         """Janus (re)started and knows no rooms: rebuild, reconcile, tell clients to reconnect."""
@@ -327,7 +399,13 @@ class MediaCoordinator:
         destroyed = await self.stages.reconcile(self.stage_id(r) for r in live)
         if destroyed:
             log.info("destroyed %d stages no live room owns: %s", len(destroyed), destroyed)
-        log.info("janus generation %d: %d live stages ready", generation, len(live))
+        # "janus ready" said the rest; only rebuilt rooms are news at the default level.
+        log.log(
+            logging.INFO if live else logging.DEBUG,
+            "janus generation %d: the stages of %d live rooms are ready",
+            generation,
+            len(live),
+        )
         for room_id in live:
             await self.bus.publish(MediaReconnect(room_id=room_id, at=utcnow()))
         self.reconciled.set()
@@ -349,13 +427,13 @@ class MediaCoordinator:
 
     def _dispatch(self, event: EventBase) -> None:
         if isinstance(event, RoomCreated):
-            self._spawn(self._quietly(self.ensure_stage(event.room_id), event))
+            self._spawn(self._quietly(self._room_live(event.room_id), event))
         elif isinstance(event, Ended):
-            self._spawn(self._quietly(self.end_stage(event.room_id), event))
+            self._spawn(self._quietly(self._room_ended(event.room_id), event))
         elif isinstance(event, ParticipantLeft | Removed | RoleChanged | Muted | Unmuted):
             self._spawn(self._quietly(self.sync_seat(event.room_id, event.user_id), event))
 
-    async def _quietly(self, work: Coroutine[Any, Any, None], event: EventBase) -> None:
+    async def _quietly(self, work: Coroutine[Any, Any, None], event: RoomEventBase) -> None:
         try:
             await work
         except (JanusError, JanusUnavailable) as exc:
@@ -450,7 +528,7 @@ class MediaCoordinator:
                 await self.stages.allow(stage_id, [token])
                 try:
                     participant = await self.stages.join(
-                        stage_id, token, {**offer, "trickle": False}, muted=place.muted
+                        stage_id, token, _jsep(offer, self._policy()), muted=place.muted
                     )
                 except BaseException:
                     with contextlib.suppress(JanusError, JanusUnavailable):
@@ -500,8 +578,37 @@ class MediaCoordinator:
             if seat is None or seat.viewer is None or seat.started:
                 raise NoOfferToAnswer()
             with self._janus_errors():
-                await self.stages.start_viewer(seat.viewer, {**answer, "trickle": False})
+                await self.stages.start_viewer(seat.viewer, _jsep(answer, self._policy()))
             seat.started = True
+
+    async def trickle(
+        self, room_id: str, user_id: str, candidates: list[Json], *, completed: bool
+    ) -> None:
+        """Forward the caller's trickled ICE candidates to Janus, on the caller's own seat only.
+
+        Clients still never address Janus: the server picks the handle (the seat it made for
+        this person in this room), and a candidate is data for that one PeerConnection.
+        """
+        self._require_ready()
+        key = (room_id, user_id)
+        async with self._seat_lock(key):
+            place = await self._place(room_id, user_id)
+            seat = self.seats.get(key)
+            check_place(place, on_stage=seat is not None and seat.kind == "stage")
+            if seat is None or seat.generation != self.generation or not seat.started:
+                raise NoConnectionToTrickle()
+            if seat.trickled + len(candidates) > MAX_CANDIDATES_PER_CONNECTION:
+                raise TooManyCandidates()
+            seat.trickled += len(candidates)  # dropped ones count too: they were sent
+            handle = seat.participant.handle if seat.participant is not None else None
+            if handle is None and seat.viewer is not None:
+                handle = seat.viewer.handle
+            assert handle is not None
+            usable = self._policy().candidates(candidates)
+            if not usable and not completed:
+                return
+            with self._janus_errors():
+                await handle.trickle(usable, completed=completed)
 
     # Active speaker ------------------------------------------------------------------------
 
@@ -571,7 +678,7 @@ class MediaCoordinator:
             task.add_done_callback(self._tasks.discard)
 
     def active_speaker(self, room_id: str) -> str | None:
-        """Who ``room.active_speaker`` last named in this room (None: nobody talks, or not known)."""
+        """Who ``room.active_speaker`` last named in this room (None: nobody talks, or unknown)."""
         talk = self._talk.get(room_id)
         return talk.published if talk is not None else None
 
@@ -599,8 +706,29 @@ class MediaCoordinator:
                 await self._release(seat, kick=seat.kind == "stage")
 
 
+_PORT_FIELDS = {API_PORT_SETTING: "janus_api_port", RTP_RANGE_SETTING: "janus_rtp_port_range"}
+
+
 async def start_media(settings: Settings, db: Database, bus: EventBus) -> MediaCoordinator:
-    """Start the managed Janus and the coordinator of its stages (``MITALK_MEDIA=managed``)."""
-    coordinator = MediaCoordinator(settings, db, bus, managed_janus(settings))
-    await coordinator.start()
-    return coordinator
+    """Start the managed Janus and the coordinator of its stages (``MITALK_MEDIA=managed``).
+
+    Raises PortTaken (one line for the operator) when a port set explicitly is in use.
+    """
+    for attempt in range(3):
+        supervisor = managed_janus(settings)
+        turn, turn_server = turn_from_settings(settings, supervisor.config.media_interface)
+        coordinator = MediaCoordinator(
+            settings, db, bus, supervisor, turn=turn, turn_server=turn_server
+        )
+        try:
+            await coordinator.start()
+        except PortTaken as taken:
+            # Another service took a default Janus port between our check and Janus's bind
+            # (two started at once): check again and pick others; never for explicit ones.
+            field = _PORT_FIELDS.get(taken.setting)
+            if attempt == 2 or field is None or field in settings.model_fields_set:
+                raise
+            log.warning("%s; choosing again", taken.problem)
+            continue
+        return coordinator
+    raise AssertionError("unreachable")

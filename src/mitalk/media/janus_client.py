@@ -333,6 +333,19 @@ class JanusHandle:
                 if kind is None or event.kind == kind:
                     return event
 
+    async def trickle(self, candidates: list[Json], *, completed: bool = False) -> None:
+        """Hand Janus ICE candidates of this handle's PeerConnection (and, last, their end)."""
+        if candidates:
+            await self.session._post(
+                {"janus": "trickle", "candidates": candidates},
+                f"/{self.id}",
+            )
+        if completed:
+            await self.session._post(
+                {"janus": "trickle", "candidate": {"completed": True}},
+                f"/{self.id}",
+            )
+
     async def hangup(self) -> None:
         """Close the handle's PeerConnection but keep the handle."""
         await self.session._post({"janus": "hangup"}, f"/{self.id}")

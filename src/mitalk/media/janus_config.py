@@ -79,6 +79,7 @@ EXPECTED_TRANSPORTS = frozenset({"janus.transport.http"})
 _IFF_UP = 0x1
 _IFF_LOOPBACK = 0x8
 _SIOCGIFFLAGS = 0x8913
+_SIOCGIFADDR = 0x8915
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class JanusConfig:
     streaming_admin_key: str
     media_interface: str
     session_timeout: int
+    api_port: int
+    rtp_port_range: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,17 @@ def _interface_flags(name: str) -> int:
     return int(struct.unpack("16sH14x", reply)[1])
 
 
+def interface_address(name: str) -> str | None:
+    """The (primary) IPv4 address of a network interface, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("256s", name.encode()[:15])
+        try:
+            reply = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)
+        except OSError:
+            return None
+    return socket.inet_ntoa(reply[20:24])
+
+
 def _default_route_interface() -> str | None:
     # /proc/thread-self/net follows the calling thread's network namespace; /sys/class/net
     # would show the namespace sysfs was mounted in, which is wrong inside `setns` tests.
@@ -149,7 +163,7 @@ def _default_route_interface() -> str | None:
 
 
 def pick_media_interface(configured: str | None = None) -> str:
-    """The interface Janus offers media on: the setting, else the default route's, else the first up."""
+    """The interface Janus offers media on: the setting, else the default route's, else the 1st."""
     if configured:
         return configured
     by_route = _default_route_interface()
@@ -219,11 +233,13 @@ def write_janus_config(
     debug_level: int = 4,
     lib_folder: Path | None = None,
     event_loops: int = 2,
+    public_ip: str | None = None,
 ) -> JanusConfig:
     """Write janus.jcfg, the AudioBridge, Streaming and HTTP configs with fresh secrets.
 
     ``event_loops``: Janus's ``general.event_loops``, the number of shared media threads
     (0 = Janus's default, a thread and GLib loop per handle, i.e. per listener).
+    ``public_ip``: the host sits behind 1:1 NAT with this public address (MITALK_PUBLIC_IP).
     """
     if event_loops < 0:
         raise ValueError(f"event_loops must be 0 or more, not {event_loops}")
@@ -243,6 +259,8 @@ def write_janus_config(
         streaming_admin_key=secrets.token_urlsafe(24),
         media_interface=media_interface,
         session_timeout=session_timeout,
+        api_port=api_port,
+        rtp_port_range=rtp_port_range,
     )
 
     general: dict[str, JcfgValue] = {
@@ -271,12 +289,24 @@ def write_janus_config(
             "events_folder": str(lib_folder / "events"),
             "loggers_folder": str(lib_folder / "loggers"),
         }
+    nat: dict[str, JcfgValue] = {
+        "ice_enforce_list": media_interface,
+        "ignore_mdns": True,
+        "nice_debug": False,
+    }
+    if public_ip:
+        # Behind 1:1 NAT: every host candidate carries the public address instead of the
+        # interface's private one (keep_private_host false: a private address is of no use
+        # to clients on the internet and tells them about the provider's network). ICE Lite
+        # stays off, as Janus asks for NAT'd hosts. ICE-TCP stays off too: Janus 1.1.2's
+        # libnice only does it well with ICE Lite; TURN over TCP/TLS covers UDP-less networks.
+        nat |= {"nat_1_1_mapping": public_ip, "keep_private_host": False}
     core: dict[str, dict[str, JcfgValue]] = {
         "general": general,
         "media": {"rtp_port_range": _port_span(ranges.core), "ipv6": False},
         # No stun_server on purpose: a private test path needs none, and production sets
         # nat_1_1_mapping / TURN explicitly instead of asking a third party for its address.
-        "nat": {"ice_enforce_list": media_interface, "ignore_mdns": True, "nice_debug": False},
+        "nat": nat,
         "plugins": {
             "disable": _to_disable(
                 lib_folder and lib_folder / "plugins", _KNOWN_PLUGINS, KEPT_PLUGINS
@@ -354,11 +384,14 @@ def lockdown_problems(info: dict[str, object]) -> list[str]:
     return problems
 
 
-def janus_config_from_settings(settings: Settings) -> JanusConfig:
-    """Write the managed Janus's config under ``<data_dir>/janus`` from the service settings."""
+def janus_config_from_settings(
+    settings: Settings, *, api_port: int | None = None, rtp_port_range: str | None = None
+) -> JanusConfig:
+    """Write the managed Janus's config in ``<data_dir>/janus`` (default ports: the settings')."""
     return write_janus_config(
         settings.ensure_data_dir() / "janus",
-        api_port=settings.janus_api_port,
-        rtp_port_range=settings.janus_rtp_port_range,
+        api_port=api_port or settings.janus_api_port,
+        rtp_port_range=rtp_port_range or settings.janus_rtp_port_range,
         media_interface=pick_media_interface(settings.media_interface),
+        public_ip=str(settings.public_ip) if settings.public_ip else None,
     )

@@ -19,17 +19,25 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import av
 import httpx
 import numpy as np
 import websockets
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from mitalk.media.audio import DEFAULT_SOUND_THRESHOLD_DBFS, Pcm, level_dbfs, write_wav
@@ -38,6 +46,81 @@ log = logging.getLogger(__name__)
 
 RATE = 48000
 SourceFactory = Callable[[], MediaStreamTrack]
+PeerFactory = Callable[[RTCConfiguration], RTCPeerConnection]
+TurnTransport = Literal["udp", "tcp", "tls"]
+# Reuse ICE servers fetched for a speaker's offer this long (their credentials last minutes).
+_ICE_SERVERS_REUSE_SECONDS = 60.0
+
+
+def _turn_transport_of(url: str) -> TurnTransport | None:
+    if url.startswith("turns:"):
+        return "tls"
+    if url.startswith("turn:"):
+        return "tcp" if "transport=tcp" in url else "udp"
+    return None
+
+
+def ice_configuration(
+    ice_servers: list[dict[str, Any]], *, relay: bool = False, turn: TurnTransport | None = None
+) -> RTCConfiguration:
+    """The RTCConfiguration for the server's ``ice_servers``.
+
+    aiortc uses only the first TURN URL it supports, so ``turn`` picks which of the server's
+    URLs that is (UDP, TCP or TLS; default: the server's order). ``relay`` allows relay
+    candidates only (``iceTransportPolicy: "relay"``), as ``mitalk bot … --relay`` does.
+    """
+    servers = []
+    for server in ice_servers:
+        urls = server["urls"] if isinstance(server["urls"], list) else [server["urls"]]
+        if turn is not None:
+            urls = [u for u in urls if _turn_transport_of(u) in (turn, None)]
+        if urls:
+            servers.append(
+                RTCIceServer(
+                    urls=urls, username=server.get("username"), credential=server.get("credential")
+                )
+            )
+    has_turn = any(_turn_transport_of(u) for s in servers for u in s.urls)
+    if relay and not has_turn:
+        wanted = f" over {turn.upper()}" if turn else ""
+        raise BotError(
+            0, "no_relay", f"--relay needs a TURN server{wanted}; the server offers none"
+        )
+    policy = RTCIceTransportPolicy.RELAY if relay else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    """The candidate pair ICE chose for a connection: types and addresses of both ends."""
+
+    local_type: str
+    local_address: str
+    remote_type: str
+    remote_address: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.local_type} {self.local_address} -> {self.remote_type} {self.remote_address}"
+        )
+
+
+def selected_pair(pc: RTCPeerConnection) -> SelectedPair | None:
+    """The nominated candidate pair of a connection's audio (None before ICE completes)."""
+    for transceiver in pc.getTransceivers():
+        ice = transceiver.receiver.transport.transport
+        # aiortc keeps aioice's connection on the gatherer; its nominated pair is what
+        # carries the media (aiortc exposes no getStats candidate-pair report).
+        pair = ice.iceGatherer._connection._nominated.get(1)
+        if pair is not None:
+            local, remote = pair.local_candidate, pair.remote_candidate
+            return SelectedPair(
+                local.type,
+                f"{local.host}:{local.port}",
+                remote.type,
+                f"{remote.host}:{remote.port}",
+            )
+    return None
 
 
 class BotError(Exception):
@@ -102,7 +185,9 @@ class RoomBot:
         raise_hand: bool = False,
         send_as_listener: bool = False,
         media_retry_seconds: float = 10.0,
-        peer_connection: Callable[[], RTCPeerConnection] | None = None,
+        peer_connection: PeerFactory | None = None,
+        relay: bool = False,
+        turn: TurnTransport | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.token, self.room_id = token, room_id
@@ -117,11 +202,18 @@ class RoomBot:
         # Who builds each audio connection: by default the bot, recording into ``timeline``; a
         # caller that reads the received track itself (bench/latency.py) passes a factory.
         self.peer_connection = peer_connection
+        # ICE: only relay candidates (--relay), and which of the server's TURN URLs to use.
+        self.relay, self.turn = relay, turn
+        self._ice_servers: tuple[float, list[dict[str, Any]]] | None = None
+        self.configuration: RTCConfiguration | None = None  # of the latest connection
         self.http = httpx.AsyncClient(
             base_url=self.server,
             headers={"Authorization": f"Bearer {token}"},
             timeout=20.0,
             trust_env=False,
+            # The system's CAs (SSL_CERT_FILE names another bundle, e.g. a private CA's), as the
+            # room WebSocket and TURN over TLS use them: one trust store for all three.
+            verify=ssl.create_default_context(),
         )
         self.timeline = Timeline()
         self.user_id = ""
@@ -222,10 +314,13 @@ class RoomBot:
                     self._snapshot.set()
                 elif kind == "room.role_changed" and message["user_id"] == self.user_id:
                     self.role, self.muted = message["role"], message["muted"]
+                    # The next connection may be on another media node, with its own TURN.
+                    self._ice_servers = None
                     self._in_background(self.connect_media())
                 elif kind in ("room.muted", "room.unmuted") and message["user_id"] == self.user_id:
                     self.muted = kind == "room.muted"
                 elif kind == "room.media_reconnect":
+                    self._ice_servers = None  # the media node (and its TURN) may be gone
                     self._in_background(self.connect_media())
                 elif kind == "room.removed" and message["user_id"] == self.user_id:
                     self._stop("removed")
@@ -248,9 +343,10 @@ class RoomBot:
 
     # Media ---------------------------------------------------------------------------------
 
-    def _new_pc(self) -> RTCPeerConnection:
-        # No ICE servers: aiortc would otherwise add a public STUN server.
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def _new_pc(self, configuration: RTCConfiguration) -> RTCPeerConnection:
+        # Only the server's ICE servers (an empty list still keeps aiortc from adding a
+        # public STUN server of its own).
+        pc = RTCPeerConnection(configuration)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -273,17 +369,35 @@ class RoomBot:
                         raise
                     await asyncio.sleep(0.2)
 
+    def _make_pc(self, ice_servers: list[dict[str, Any]]) -> RTCPeerConnection:
+        self.configuration = ice_configuration(ice_servers, relay=self.relay, turn=self.turn)
+        make = self.peer_connection or self._new_pc
+        return make(self.configuration)
+
+    async def _speaker_ice_servers(self) -> list[dict[str, Any]]:
+        """ICE servers for a new offer: the latest ones while fresh, else asked for."""
+        if self._ice_servers is not None:
+            fetched_at, servers = self._ice_servers
+            if time.monotonic() - fetched_at < _ICE_SERVERS_REUSE_SECONDS:
+                return servers
+        servers = (await self.call("GET", f"{self.room_path}/media/ice-servers"))["ice_servers"]
+        self._ice_servers = (time.monotonic(), servers)
+        return list(servers)
+
     async def _connect_once(self) -> None:
         self.media_ready.clear()
-        pc = self.peer_connection() if self.peer_connection is not None else self._new_pc()
+        if self.role in ("moderator", "speaker"):
+            pc = self._make_pc(await self._speaker_ice_servers())
+            work = self._speak(pc)
+        elif self.role == "listener":
+            result = await self.call("POST", f"{self.room_path}/media/listen")
+            self._ice_servers = (time.monotonic(), result["ice_servers"])
+            pc = self._make_pc(result["ice_servers"])
+            work = self._listen(pc, result)
+        else:
+            return
         try:
-            if self.role in ("moderator", "speaker"):
-                await self._speak(pc)
-            elif self.role == "listener":
-                await self._listen(pc)
-            else:
-                await pc.close()
-                return
+            await work
         except BaseException:
             await pc.close()
             raise
@@ -301,6 +415,7 @@ class RoomBot:
         await pc.setLocalDescription(await pc.createOffer())
         offer = {"type": "offer", "sdp": pc.localDescription.sdp}
         result = await self.call("POST", f"{self.room_path}/media/offer", offer)
+        self._ice_servers = (time.monotonic(), result["ice_servers"])
         await pc.setRemoteDescription(
             RTCSessionDescription(result["answer"]["sdp"], result["answer"]["type"])
         )
@@ -310,8 +425,7 @@ class RoomBot:
             await self.call("POST", f"{self.room_path}/unmute")
             self.muted = False
 
-    async def _listen(self, pc: RTCPeerConnection) -> None:
-        result = await self.call("POST", f"{self.room_path}/media/listen")
+    async def _listen(self, pc: RTCPeerConnection, result: dict[str, Any]) -> None:
         await pc.setRemoteDescription(
             RTCSessionDescription(result["offer"]["sdp"], result["offer"]["type"])
         )
@@ -323,6 +437,10 @@ class RoomBot:
             # Claim to send as well, as a tampered client would.
             sdp = sdp.replace("a=recvonly", "a=sendrecv").replace("a=inactive", "a=sendonly")
         await self.call("POST", f"{self.room_path}/media/answer", {"type": "answer", "sdp": sdp})
+
+    def selected_pair(self) -> SelectedPair | None:
+        """The candidate pair carrying the current connection's audio (see ``selected_pair``)."""
+        return selected_pair(self.pc) if self.pc is not None else None
 
     async def connected(self, timeout: float = 10.0) -> None:
         """Wait until the current audio connection is up (ICE and DTLS done)."""

@@ -14,6 +14,7 @@ Janus the same stage can be re-created with the same secrets.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import logging
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 AUDIOBRIDGE = "janus.plugin.audiobridge"
 STREAMING = "janus.plugin.streaming"
 OPUS_PAYLOAD_TYPE = 111
+# SRTP of a stage's mix forwarded to edges on other nodes: AES_CM_128_HMAC_SHA1_80.
+SRTP_SUITE = 80
 
 # Plugin error codes that mean "already gone", which destroy/kick treat as success.
 AUDIOBRIDGE_NO_SUCH_ROOM = 485
@@ -266,6 +269,65 @@ class StageManager:
 
     async def destroy_stage(self, stage_id: int) -> None:
         """Destroy the mountpoint and the room (which drops its participants and forwarder)."""
+        await self.destroy_mountpoint(stage_id)
+        try:
+            await self._request(
+                AUDIOBRIDGE,
+                {
+                    "request": "destroy",
+                    "room": stage_id,
+                    "secret": self.room_secret(stage_id),
+                    "permanent": False,
+                },
+            )
+        except JanusPluginError as exc:
+            if exc.code != AUDIOBRIDGE_NO_SUCH_ROOM:
+                raise
+
+    # Edges: the mix forwarded to mountpoints on other nodes -----------------------------------
+
+    def forward_crypto(self, stage_id: int) -> str:
+        """The SRTP key (base64 SDES, AES_CM_128 key + salt) of a stage's forwarded mix.
+
+        The same on the stage node and every edge (both derive it from the shared key), so an
+        edge's mountpoint only accepts what the stage sends: nobody else on the private network
+        can inject audio into it.
+        """
+        digest = hmac.new(self.secret_key, f"mitalk-stage:forward:{stage_id}".encode(), "sha256")
+        return base64.b64encode(digest.digest()[:30]).decode()
+
+    async def create_edge_mountpoint(self, stage_id: int, address: str) -> int:
+        """A mountpoint receiving a remote stage's mix over SRTP on ``address``; its port."""
+        created = await self._request(
+            STREAMING,
+            {
+                "request": "create",
+                "type": "rtp",
+                "id": stage_id,
+                "admin_key": self.streaming_admin_key,
+                "secret": self.mountpoint_secret(stage_id),
+                "pin": self.mountpoint_pin(stage_id),
+                "description": f"mitalk edge {stage_id}",
+                "is_private": True,
+                "permanent": False,
+                "srtpsuite": SRTP_SUITE,
+                "srtpcrypto": self.forward_crypto(stage_id),
+                "media": [
+                    {
+                        "type": "audio",
+                        "mid": "a",
+                        "port": 0,
+                        "pt": OPUS_PAYLOAD_TYPE,
+                        "codec": "opus",
+                        "iface": address,
+                    }
+                ],
+            },
+        )
+        return int(created["stream"]["ports"][0]["port"])
+
+    async def destroy_mountpoint(self, stage_id: int) -> None:
+        """Destroy an edge's mountpoint (its viewers lose the stream)."""
         try:
             await self._request(
                 STREAMING,
@@ -279,14 +341,38 @@ class StageManager:
         except JanusPluginError as exc:
             if exc.code != STREAMING_NO_SUCH_MOUNTPOINT:
                 raise
+
+    async def forward_to(self, stage_id: int, host: str, port: int) -> int:
+        """Forward the stage's mix to an edge's mountpoint over SRTP; the forwarder's id."""
+        forward = await self._request(
+            AUDIOBRIDGE,
+            {
+                "request": "rtp_forward",
+                "room": stage_id,
+                "secret": self.room_secret(stage_id),
+                "admin_key": self.audiobridge_admin_key,
+                "host": host,
+                "port": port,
+                "codec": "opus",
+                "ptype": OPUS_PAYLOAD_TYPE,
+                "always_on": True,
+                "srtp_suite": SRTP_SUITE,
+                "srtp_crypto": self.forward_crypto(stage_id),
+            },
+        )
+        return int(forward["stream_id"])
+
+    async def stop_forward(self, stage_id: int, forwarder_id: int) -> None:
+        """Stop one forward of the stage's mix (an edge drained or gone)."""
         try:
             await self._request(
                 AUDIOBRIDGE,
                 {
-                    "request": "destroy",
+                    "request": "stop_rtp_forward",
                     "room": stage_id,
                     "secret": self.room_secret(stage_id),
-                    "permanent": False,
+                    "admin_key": self.audiobridge_admin_key,
+                    "stream_id": forwarder_id,
                 },
             )
         except JanusPluginError as exc:

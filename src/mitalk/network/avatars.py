@@ -8,47 +8,37 @@ profiles) and no bytes an attacker chose survive.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mitalk.core.errors import AppError
+from mitalk.network.errors import (
+    AvatarsBusy,
+    AvatarTooLarge,
+    AvatarTooManyPixels,
+    BrokenImage,
+    UnsupportedImage,
+)
+from mitalk.network.schemas import AVATAR_MAX_BYTES, AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE
 
-MAX_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 25_000_000  # 5000x5000; a bigger picture is not a portrait, and may be a bomb
 SIZE = 256
 FORMATS = {"JPEG", "PNG", "WEBP"}
 CONTENT_TYPE = "image/webp"
 
 
-class AvatarTooLarge(AppError):
-    status, code = 413, "avatar_too_large"
-    message = f"An avatar may be at most {MAX_BYTES // (1024 * 1024)} MB."
-
-
-class AvatarTooManyPixels(AppError):
-    status, code = 413, "avatar_too_many_pixels"
-    message = f"An avatar may have at most {MAX_PIXELS:,} pixels (e.g. 5000x5000)."
-
-
-class UnsupportedImage(AppError):
-    status, code = 415, "unsupported_image"
-    message = "An avatar must be a JPEG, PNG or WebP image."
-
-
-class BrokenImage(AppError):
-    status, code = 422, "broken_image"
-    message = "The image could not be read: it is damaged or incomplete."
-
-
 def normalize_avatar(data: bytes) -> tuple[bytes, str]:
     """Validate an upload and re-encode it; returns (WebP bytes, content hash of 16 hex digits).
 
-    CPU-bound (tens of milliseconds for a phone photo): call it in a worker thread.
+    CPU-bound (tens of milliseconds for a phone photo): call it through ``DECODER``. The
+    pixel limits are checked from the file's header, before any pixel is decoded.
     """
-    if len(data) > MAX_BYTES:
+    if len(data) > AVATAR_MAX_BYTES:
         raise AvatarTooLarge()
     try:
         with warnings.catch_warnings():
@@ -56,14 +46,24 @@ def normalize_avatar(data: bytes) -> tuple[bytes, str]:
             with Image.open(io.BytesIO(data), formats=sorted(FORMATS)) as image:
                 if image.format not in FORMATS:
                     raise UnsupportedImage()
-                if image.width * image.height > MAX_PIXELS:
+                if (
+                    image.width * image.height > AVATAR_MAX_PIXELS
+                    or max(image.width, image.height) > AVATAR_MAX_SIDE
+                ):
                     raise AvatarTooManyPixels()
+                # JPEG decodes straight to a smaller scale (1/2 to 1/8) that still covers the
+                # 256x256 result: a phone photo costs a fraction of a full decode.
+                image.draft("RGB", (SIZE, SIZE))
                 image.load()  # the first frame only, for animations
                 upright = ImageOps.exif_transpose(image)
                 has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
                 converted = upright.convert("RGBA" if has_alpha else "RGB")
                 square = ImageOps.fit(converted, (SIZE, SIZE), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise UnsupportedImage() from exc
         raise AvatarTooManyPixels() from exc
@@ -73,3 +73,34 @@ def normalize_avatar(data: bytes) -> tuple[bytes, str]:
     square.save(out, "WEBP", quality=85, method=4)  # no exif= / icc_profile=: nothing carried over
     encoded = out.getvalue()
     return encoded, hashlib.sha256(encoded).hexdigest()[:16]
+
+
+T = TypeVar("T")
+
+
+class Decoder:
+    """Decodes avatars on a few threads of their own, never on the event loop.
+
+    At most ``threads`` decode at once (so uploads cannot take every core from the requests
+    around them) and at most ``waiting`` more queue for a thread; past that an upload is
+    refused at once with ``503 busy`` and ``Retry-After`` instead of holding its bytes in
+    memory while it waits.
+    """
+
+    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
+        self.capacity = threads + waiting
+        self.in_flight = 0
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="avatar-decode")
+
+    async def run(self, work: Callable[[bytes], T], data: bytes) -> T:
+        """``work(data)`` on a decoding thread; ``AvatarsBusy`` when the queue is full."""
+        if self.in_flight >= self.capacity:
+            raise AvatarsBusy(headers={"Retry-After": "5"})
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, data)
+        finally:
+            self.in_flight -= 1
+
+
+DECODER = Decoder()

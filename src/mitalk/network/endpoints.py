@@ -1,9 +1,8 @@
-"""HTTP routes of the network: profiles, avatars, people, follows, connections, blocks, cards,
-contacts and notifications."""
+"""HTTP routes of the network: profiles, avatars, people, follows, connections, blocks, cards
+and contacts."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -11,36 +10,51 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from mitalk.access import service as access
-from mitalk.accounts.dependencies import CurrentAccount, CurrentMember
-from mitalk.core.deps import AppSettings, DbSession, Now
-from mitalk.core.errors import AppError, NotActive, NotAuthenticated, NotFound, error_responses
-from mitalk.network import avatars, service
+from mitalk.access import errors as access_errors
+from mitalk.accounts.dependencies import (
+    AdmissionRules,
+    CheckedCaller,
+    CurrentAccount,
+    CurrentMember,
+    account_in,
+)
+from mitalk.core.deps import AppSettings, DbSession, Limiter, Now
+from mitalk.core.errors import (
+    AppError,
+    NotActive,
+    NotAuthenticated,
+    RateLimited,
+    error_responses,
+)
+from mitalk.network import avatars, errors, service
 from mitalk.network.schemas import (
+    AVATAR_UPLOAD_MAX_BYTES,
+    AVATAR_UPLOADS_PER_HOUR,
     INDUSTRIES,
+    CardDetailOut,
     CardListOut,
     CardOffer,
     CardOut,
+    CardSharing,
     ConnectionListOut,
     ConnectionOut,
     ContactsStoredOut,
     ContactsUpload,
+    Findable,
     LetInOut,
     MetListOut,
     OpenTo,
     PeopleOut,
+    PeoplePage,
+    ProfileOut,
+    ProfileUpdate,
+    PublicUser,
     UserRef,
     VocabularyItem,
     VocabularyOut,
     WaitingContactsOut,
-    MarkReadRequest,
-    NotificationListOut,
-    ProfileOut,
-    ProfileUpdate,
-    PublicUser,
 )
 from mitalk.realtime.dependencies import Bus
-from mitalk.rooms import service as rooms
 
 router = APIRouter(tags=["network"])
 
@@ -50,28 +64,11 @@ router = APIRouter(tags=["network"])
     response_model=ProfileOut,
     responses=error_responses(NotAuthenticated),
 )
-async def update_my_profile(changes: ProfileUpdate, account: CurrentAccount, session: DbSession) -> ProfileOut:
+async def update_my_profile(
+    changes: ProfileUpdate, account: CurrentAccount, session: DbSession
+) -> ProfileOut:
     """Edit your profile (waitlisted accounts may too)."""
     return await service.update_profile(session, account, changes)
-
-
-@router.get("/notifications", response_model=NotificationListOut, responses=error_responses(NotAuthenticated))
-async def list_notifications(
-    account: CurrentAccount, session: DbSession, limit: int = Query(50, ge=1, le=200)
-) -> NotificationListOut:
-    """Your notices, newest first, with how many are unread (waitlisted accounts too)."""
-    return await service.notifications_of(session, account, limit)
-
-
-@router.post(
-    "/notifications/read", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(NotAuthenticated)
-)
-async def mark_notifications_read(
-    body: MarkReadRequest, account: CurrentAccount, session: DbSession, now: Now
-) -> Response:
-    """Mark your notices up to and including ``up_to`` read."""
-    await service.mark_read(session, account, body.up_to, now)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- vocabulary, avatars, people ----------------------------------------------------------------
@@ -82,9 +79,6 @@ AVATAR_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
     "Cross-Origin-Resource-Policy": "same-site",
 }
-# A multipart envelope adds a few hundred bytes around the file; anything past this is refused
-# while it streams in, before it reaches memory or disk.
-_UPLOAD_LIMIT = avatars.MAX_BYTES + 16 * 1024
 
 
 @router.get("/network/vocabulary", response_model=VocabularyOut)
@@ -92,30 +86,34 @@ async def vocabulary() -> VocabularyOut:
     """The fixed lists a profile picks from (industries, open-to flags) and the field limits."""
     return VocabularyOut(
         industries=[VocabularyItem(id=k, label=v) for k, v in INDUSTRIES.items()],
-        open_to=[VocabularyItem(id=o.value, label=o.value.replace("_", " ").capitalize()) for o in OpenTo],
+        open_to=[
+            VocabularyItem(id=o.value, label=o.value.replace("_", " ").capitalize()) for o in OpenTo
+        ],
     )
 
 
 async def _read_upload(request: Request) -> bytes:
     """The ``file`` part of a multipart upload, refused as soon as it grows past the limit."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise avatars.UnsupportedImage("Upload the image as multipart/form-data with a 'file' part.")
+        raise errors.UnsupportedImage("Upload the image as multipart/form-data with a 'file' part.")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > _UPLOAD_LIMIT:
-        raise avatars.AvatarTooLarge()
+    if declared is not None and declared.isdigit() and int(declared) > AVATAR_UPLOAD_MAX_BYTES:
+        raise errors.AvatarTooLarge()
 
     async def capped() -> AsyncGenerator[bytes, None]:
         total = 0
         async for chunk in request.stream():
             total += len(chunk)
-            if total > _UPLOAD_LIMIT:
-                raise avatars.AvatarTooLarge()
+            if total > AVATAR_UPLOAD_MAX_BYTES:
+                raise errors.AvatarTooLarge()
             yield chunk
 
     try:
         form = await MultiPartParser(request.headers, capped(), max_files=1, max_fields=5).parse()
     except MultiPartException as exc:
-        raise AppError(f"The upload is not valid multipart data: {exc.message}", code="invalid_upload") from exc
+        raise AppError(
+            f"The upload is not valid multipart data: {exc.message}", code="invalid_upload"
+        ) from exc
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -133,7 +131,14 @@ _AVATAR_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP, at most 5 MB and 25 megapixels."}},
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG or WebP, at most 5 MB and 4096x4096 "
+                            "pixels.",
+                        }
+                    },
                 }
             }
         },
@@ -146,17 +151,40 @@ _AVATAR_BODY = {
     response_model=ProfileOut,
     openapi_extra=_AVATAR_BODY,
     responses=error_responses(
-        NotAuthenticated, avatars.AvatarTooLarge, avatars.UnsupportedImage, avatars.BrokenImage
+        NotAuthenticated,
+        errors.AvatarTooLarge,
+        errors.AvatarTooManyPixels,
+        errors.UnsupportedImage,
+        errors.BrokenImage,
+        errors.AvatarsBusy,
+        RateLimited,
     ),
 )
-async def put_my_avatar(request: Request, account: CurrentAccount, session: DbSession, now: Now) -> ProfileOut:
+async def put_my_avatar(
+    request: Request,
+    caller: CheckedCaller,
+    session: DbSession,
+    settings: AppSettings,
+    admission: AdmissionRules,
+    limiter: Limiter,
+    now: Now,
+) -> ProfileOut:
     """Upload your avatar: it is checked, stripped of metadata and re-encoded as a 256x256 WebP."""
+    # Decoding costs CPU: a few uploads an hour per account, counted before the body is read.
+    await limiter.hit("avatar-upload", caller.account_id, AVATAR_UPLOADS_PER_HOUR, 3600)
+    # The body is read and decoded before the transaction's first statement: a slow upload or
+    # a costly picture never holds the database's write lock or a pooled connection.
     data = await _read_upload(request)
-    encoded, content_hash = await asyncio.to_thread(avatars.normalize_avatar, data)
+    encoded, content_hash = await avatars.DECODER.run(avatars.normalize_avatar, data)
+    account = await account_in(session, settings, admission, caller.token, now)
     return await service.set_avatar(session, account, encoded, content_hash, now)
 
 
-@router.delete("/me/avatar", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(NotAuthenticated))
+@router.delete(
+    "/me/avatar",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated),
+)
 async def delete_my_avatar(account: CurrentAccount, session: DbSession) -> Response:
     """Remove your avatar."""
     await service.remove_avatar(session, account)
@@ -166,7 +194,10 @@ async def delete_my_avatar(account: CurrentAccount, session: DbSession) -> Respo
 @router.get(
     "/avatars/{user_id}/{content_hash}.webp",
     response_class=Response,
-    responses={200: {"content": {"image/webp": {}}, "description": "The image."}, **error_responses(service.AvatarNotFound)},
+    responses={
+        200: {"content": {"image/webp": {}}, "description": "The image."},
+        **error_responses(errors.AvatarNotFound),
+    },
 )
 async def get_avatar(
     session: DbSession,
@@ -181,46 +212,100 @@ async def get_avatar(
 @router.get(
     "/users/{user_id}",
     response_model=PublicUser,
-    responses=error_responses(NotAuthenticated, NotActive, service.PersonNotFound),
+    responses=error_responses(NotAuthenticated, NotActive, errors.PersonNotFound),
 )
 async def get_user(user_id: str, member: CurrentMember, session: DbSession) -> PublicUser:
     """Another member's public profile (never a phone number) and where you stand with them."""
     return await service.public_user(session, member, user_id)
 
 
+@router.get(
+    "/users/{user_id}/followers",
+    response_model=PeoplePage,
+    responses=error_responses(NotAuthenticated, NotActive, errors.PersonNotFound),
+)
+async def followers_of(
+    user_id: str,
+    member: CurrentMember,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> PeoplePage:
+    """Who follows a member, newest first (people blocked either way with you left out)."""
+    return await service.follow_list(session, member, user_id, True, limit, offset)
+
+
+@router.get(
+    "/users/{user_id}/following",
+    response_model=PeoplePage,
+    responses=error_responses(NotAuthenticated, NotActive, errors.PersonNotFound),
+)
+async def following_of(
+    user_id: str,
+    member: CurrentMember,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> PeoplePage:
+    """Whom a member follows, newest first (people blocked either way with you left out)."""
+    return await service.follow_list(session, member, user_id, False, limit, offset)
+
+
 @router.post(
     "/users/{user_id}/follow",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, NotActive, service.PersonNotFound, service.CannotTargetSelf, service.FollowingTooMany),
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        errors.PersonNotFound,
+        errors.CannotTargetSelf,
+        errors.FollowingTooMany,
+    ),
 )
-async def follow_user(user_id: str, member: CurrentMember, session: DbSession, now: Now) -> Response:
+async def follow_user(
+    user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
     """Follow a member (one-way; following twice changes nothing)."""
-    await service.follow(session, member, user_id, now)
+    await service.follow(session, bus, member, user_id, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
-    "/users/{user_id}/follow", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(NotAuthenticated, NotActive)
+    "/users/{user_id}/follow",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated, NotActive),
 )
-async def unfollow_user(user_id: str, member: CurrentMember, session: DbSession) -> Response:
+async def unfollow_user(
+    user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
     """Stop following someone."""
-    await service.unfollow(session, member, user_id)
+    await service.unfollow(session, bus, member, user_id, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/users/{user_id}/block",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, NotActive, service.PersonNotFound, service.CannotTargetSelf, service.BlockingTooMany),
+    responses=error_responses(
+        NotAuthenticated,
+        NotActive,
+        errors.PersonNotFound,
+        errors.CannotTargetSelf,
+        errors.BlockingTooMany,
+    ),
 )
-async def block_user(user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> Response:
+async def block_user(
+    user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
     """Block someone: you disappear from each other's profiles, rooms, lists and search."""
     await service.block(session, bus, member, user_id, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
-    "/users/{user_id}/block", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(NotAuthenticated, NotActive)
+    "/users/{user_id}/block",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated, NotActive),
 )
 async def unblock_user(user_id: str, member: CurrentMember, session: DbSession) -> Response:
     """Lift your block of someone."""
@@ -228,7 +313,9 @@ async def unblock_user(user_id: str, member: CurrentMember, session: DbSession) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me/blocks", response_model=PeopleOut, responses=error_responses(NotAuthenticated, NotActive))
+@router.get(
+    "/me/blocks", response_model=PeopleOut, responses=error_responses(NotAuthenticated, NotActive)
+)
 async def my_blocks(member: CurrentMember, session: DbSession) -> PeopleOut:
     """The people you blocked, newest first."""
     return PeopleOut(people=await service.blocked_people(session, member))
@@ -242,10 +329,18 @@ async def my_blocks(member: CurrentMember, session: DbSession) -> PeopleOut:
     status_code=status.HTTP_201_CREATED,
     response_model=ConnectionOut,
     responses={
-        200: {"model": ConnectionOut, "description": "They had asked you already: their request is now accepted."},
+        200: {
+            "model": ConnectionOut,
+            "description": "They had asked you already: their request is now accepted.",
+        },
         **error_responses(
-            NotAuthenticated, NotActive, service.PersonNotFound, service.CannotTargetSelf,
-            service.AlreadyConnected, service.AlreadyRequested, service.TooManyRequests,
+            NotAuthenticated,
+            NotActive,
+            errors.PersonNotFound,
+            errors.CannotTargetSelf,
+            errors.AlreadyConnected,
+            errors.AlreadyRequested,
+            errors.TooManyRequests,
         ),
     },
 )
@@ -259,7 +354,11 @@ async def request_connection(
     return out
 
 
-@router.get("/connections", response_model=ConnectionListOut, responses=error_responses(NotAuthenticated, NotActive))
+@router.get(
+    "/connections",
+    response_model=ConnectionListOut,
+    responses=error_responses(NotAuthenticated, NotActive),
+)
 async def list_connections(member: CurrentMember, session: DbSession) -> ConnectionListOut:
     """Your connections (your contacts) and pending requests, both ways."""
     return await service.connections_of(session, member)
@@ -268,7 +367,9 @@ async def list_connections(member: CurrentMember, session: DbSession) -> Connect
 @router.post(
     "/connections/{connection_id}/accept",
     response_model=ConnectionOut,
-    responses=error_responses(NotAuthenticated, NotActive, service.ConnectionNotFound, service.NotPending),
+    responses=error_responses(
+        NotAuthenticated, NotActive, errors.ConnectionNotFound, errors.NotPending
+    ),
 )
 async def accept_connection(
     connection_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -282,7 +383,9 @@ async def accept_connection(
 @router.post(
     "/connections/{connection_id}/decline",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, NotActive, service.ConnectionNotFound, service.NotPending),
+    responses=error_responses(
+        NotAuthenticated, NotActive, errors.ConnectionNotFound, errors.NotPending
+    ),
 )
 async def decline_connection(
     connection_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -295,9 +398,11 @@ async def decline_connection(
 @router.delete(
     "/connections/{connection_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, NotActive, service.ConnectionNotFound),
+    responses=error_responses(NotAuthenticated, NotActive, errors.ConnectionNotFound),
 )
-async def remove_connection(connection_id: str, member: CurrentMember, session: DbSession) -> Response:
+async def remove_connection(
+    connection_id: str, member: CurrentMember, session: DbSession
+) -> Response:
     """Withdraw a request you sent, or remove a connection."""
     await service.remove_connection(session, member, connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -307,17 +412,8 @@ async def remove_connection(connection_id: str, member: CurrentMember, session: 
 
 
 @router.get(
-    "/rooms/{room_id}/people",
-    response_model=MetListOut,
-    responses=error_responses(NotAuthenticated, NotActive, rooms.RoomNotFound, rooms.NotInvited),
+    "/me/met", response_model=MetListOut, responses=error_responses(NotAuthenticated, NotActive)
 )
-async def people_met_in_room(room_id: str, member: CurrentMember, session: DbSession, now: Now) -> MetListOut:
-    """Who you were in this room with, listed for 7 days after you were last together."""
-    await rooms.visible_room(session, room_id, member)
-    return await service.people_met(session, member, now, room_id)
-
-
-@router.get("/me/met", response_model=MetListOut, responses=error_responses(NotAuthenticated, NotActive))
 async def people_met(member: CurrentMember, session: DbSession, now: Now) -> MetListOut:
     """Everyone you were in a room with during the last 7 days, most recent first."""
     return await service.people_met(session, member, now)
@@ -328,27 +424,83 @@ async def people_met(member: CurrentMember, session: DbSession, now: Now) -> Met
     status_code=status.HTTP_201_CREATED,
     response_model=CardOut,
     responses=error_responses(
-        NotAuthenticated, NotActive, service.PersonNotFound, service.CannotTargetSelf, service.NotMet,
-        service.AlreadyOffered, service.TooManyCards,
+        NotAuthenticated, NotActive, errors.PersonNotFound, errors.CannotTargetSelf, errors.NotMet,
+        errors.AlreadyOffered, errors.TooManyCards, errors.NameRequired,
     ),
 )
-async def offer_card(body: CardOffer, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> CardOut:
+async def offer_card(
+    body: CardOffer, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> CardOut:
     """Offer your card to someone you were in a room with (within 7 days)."""
     return await service.offer_card(session, bus, member, body.user_id, body.room_id, now)
 
 
-@router.get("/cards", response_model=CardListOut, responses=error_responses(NotAuthenticated, NotActive))
+@router.get(
+    "/cards", response_model=CardListOut, responses=error_responses(NotAuthenticated, NotActive)
+)
 async def list_cards(member: CurrentMember, session: DbSession, now: Now) -> CardListOut:
     """Cards offered to you that wait for an answer, and the cards you offered."""
     return await service.cards_of(session, member, now)
 
 
+@router.get(
+    "/me/card", response_model=CardSharing, responses=error_responses(NotAuthenticated, NotActive)
+)
+async def get_card_sharing(member: CurrentMember, session: DbSession) -> CardSharing:
+    """What your contact card carries besides your public profile."""
+    return await service.card_sharing(session, member)
+
+
+@router.put(
+    "/me/card", response_model=CardSharing, responses=error_responses(NotAuthenticated, NotActive)
+)
+async def put_card_sharing(
+    body: CardSharing, member: CurrentMember, session: DbSession
+) -> CardSharing:
+    """Choose what your card carries: an email, your profile's links, your phone number (only
+    when ``share_phone`` is true)."""
+    return await service.set_card_sharing(session, member, body)
+
+
+@router.get(
+    "/cards/{card_id}",
+    response_model=CardDetailOut,
+    responses=error_responses(NotAuthenticated, NotActive, errors.CardNotFound),
+)
+async def get_card(card_id: str, member: CurrentMember, session: DbSession) -> CardDetailOut:
+    """One card with what it carries, for its owner and for the person it was offered to."""
+    return await service.card_detail(session, member, card_id)
+
+
+@router.get(
+    "/cards/{card_id}/vcard",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/vcard": {}}, "description": "The card as a vCard 3.0."},
+        **error_responses(NotAuthenticated, NotActive, errors.CardNotFound),
+    },
+)
+async def get_card_vcard(card_id: str, member: CurrentMember, session: DbSession) -> Response:
+    """The card as a vCard file, for a phone's contacts."""
+    card = await service.card_detail(session, member, card_id)
+    return Response(
+        service.vcard(card.contact),
+        media_type="text/vcard; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="mitalk-card-{card.id}.vcf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.post(
     "/cards/{card_id}/accept",
     response_model=ConnectionOut,
-    responses=error_responses(NotAuthenticated, NotActive, service.CardNotFound, service.NotPending),
+    responses=error_responses(NotAuthenticated, NotActive, errors.CardNotFound, errors.NotPending),
 )
-async def accept_card(card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> ConnectionOut:
+async def accept_card(
+    card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> ConnectionOut:
     """Accept a card: you two become connections."""
     out = await service.answer_card(session, bus, member, card_id, True, now)
     assert out is not None
@@ -358,9 +510,11 @@ async def accept_card(card_id: str, member: CurrentMember, session: DbSession, b
 @router.post(
     "/cards/{card_id}/decline",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, NotActive, service.CardNotFound, service.NotPending),
+    responses=error_responses(NotAuthenticated, NotActive, errors.CardNotFound, errors.NotPending),
 )
-async def decline_card(card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now) -> Response:
+async def decline_card(
+    card_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> Response:
     """Decline a card."""
     await service.answer_card(session, bus, member, card_id, False, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -372,21 +526,51 @@ async def decline_card(card_id: str, member: CurrentMember, session: DbSession, 
 @router.put(
     "/me/contacts",
     response_model=ContactsStoredOut,
-    responses=error_responses(NotAuthenticated, NotActive),
+    responses=error_responses(NotAuthenticated, NotActive, RateLimited),
 )
 async def upload_contacts(
-    body: ContactsUpload, member: CurrentMember, session: DbSession, settings: AppSettings
+    body: ContactsUpload, member: CurrentMember, session: DbSession, settings: AppSettings, now: Now
 ) -> ContactsStoredOut:
-    """Replace your contact list: SHA-256 hex of each E.164 number (at most 5,000); stored keyed-hashed."""
-    count = await service.store_contacts(session, settings.resolved_secret_key, member, body.hashes)
+    """Replace your contact list: SHA-256 hex of each E.164 number, kept keyed.
+
+    At most 1,000 numbers, 5 uploads a day, 3,000 numbers new to your list in 30 days (429
+    ``rate_limited`` with ``Retry-After`` past either; the earlier list stays).
+    """
+    count = await service.store_contacts(session, settings, member, body.hashes, now)
     return ContactsStoredOut(count=count)
 
 
-@router.delete("/me/contacts", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(NotAuthenticated, NotActive))
-async def delete_contacts(member: CurrentMember, session: DbSession, settings: AppSettings) -> Response:
+@router.delete(
+    "/me/contacts",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated, NotActive),
+)
+async def delete_contacts(member: CurrentMember, session: DbSession) -> Response:
     """Forget your uploaded contact list."""
-    await service.store_contacts(session, settings.resolved_secret_key, member, [])
+    await service.forget_contacts(session, member)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/me/contacts/findable", response_model=Findable, responses=error_responses(NotAuthenticated)
+)
+async def findable(account: CurrentAccount, session: DbSession) -> Findable:
+    """Whether members who have your number may find you on the waiting list to let you in."""
+    return Findable(findable=await service.findable(session, account))
+
+
+@router.put(
+    "/me/contacts/findable", response_model=Findable, responses=error_responses(NotAuthenticated)
+)
+async def set_findable(
+    body: Findable, account: CurrentAccount, session: DbSession, settings: AppSettings
+) -> Findable:
+    """Let members who have your number find you on the waiting list (off unless you turn it
+    on): they see your name and picture, never your number, and may let you in."""
+    wanted = await service.set_findable(
+        session, settings.resolved_secret_key, settings.is_sqlite, account, body.findable
+    )
+    return Findable(findable=wanted)
 
 
 @router.get(
@@ -394,20 +578,30 @@ async def delete_contacts(member: CurrentMember, session: DbSession, settings: A
     response_model=WaitingContactsOut,
     responses=error_responses(NotAuthenticated, NotActive),
 )
-async def waiting_contacts(member: CurrentMember, session: DbSession, settings: AppSettings) -> WaitingContactsOut:
-    """Waitlisted people you may let in: in your contacts, or invited by your connections (no numbers shown)."""
-    return await service.waiting_contacts(session, settings.resolved_secret_key, settings.is_sqlite, member)
+async def waiting_contacts(
+    member: CurrentMember, session: DbSession, settings: AppSettings
+) -> WaitingContactsOut:
+    """Waitlisted people you may let in: in your contacts, or invited by your connections."""
+    return await service.waiting_contacts(
+        session, settings.resolved_secret_key, settings.is_sqlite, member
+    )
 
 
 @router.post(
     "/waitlist/{user_id}/let-in",
     response_model=LetInOut,
     responses=error_responses(
-        NotAuthenticated, NotActive, service.NotYourContact, access.NoInvitesLeft, access.LettingInClosed,
-        access.AlreadyMember,
+        NotAuthenticated,
+        NotActive,
+        errors.NotYourContact,
+        access_errors.NoInvitesLeft,
+        access_errors.LettingInClosed,
+        access_errors.AlreadyMember,
     ),
 )
-async def let_in(user_id: str, member: CurrentMember, session: DbSession, settings: AppSettings, now: Now) -> LetInOut:
-    """Let a waitlisted contact in; spends one of your invites. They get the usual "you're in" notice."""
+async def let_in(
+    user_id: str, member: CurrentMember, session: DbSession, settings: AppSettings, now: Now
+) -> LetInOut:
+    """Let a waitlisted contact in (spends one of your invites); they get the "you're in" notice."""
     await service.let_in(session, settings, member, user_id, now)
     return LetInOut(user_id=user_id, status="active", invites_left=member.invites_left)

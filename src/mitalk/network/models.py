@@ -1,11 +1,22 @@
 """Tables of the professional network: profiles, avatars, follows, connections, blocks,
-room visits (who met whom), contact cards, uploaded contact hashes, and notifications."""
+room visits (who met whom), contact cards and uploaded contact hashes."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mitalk.core.database import Base, UTCDateTime, utcnow
@@ -20,7 +31,9 @@ class Profile(Base):
 
     __tablename__ = "profiles"
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(80), default="")
     headline: Mapped[str] = mapped_column(String(160), default="")
     company: Mapped[str] = mapped_column(String(120), default="")
@@ -31,13 +44,20 @@ class Profile(Base):
     bio: Mapped[str] = mapped_column(Text, default="")
     links: Mapped[list[str]] = mapped_column(JSON, default=list)
     open_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Topics of interest (onboarding asks for them): they rank the hallway and suggest people.
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What the owner's contact card carries besides the public profile (PUT /me/card): an
+    # email, the profile's links, and the account's phone number only by explicit choice.
+    card_email: Mapped[str] = mapped_column(String(254), default="")
+    card_share_links: Mapped[bool] = mapped_column(Boolean, default=False)
+    card_share_phone: Mapped[bool] = mapped_column(Boolean, default=False)
     # Content hash of the current avatar (its bytes live in ``avatars``); null when none.
     avatar_hash: Mapped[str | None] = mapped_column(String(16), default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
     def avatar_url(self) -> str | None:
-        """Where the avatar is served; the hash in it changes with the image, so it caches forever."""
+        """Where the avatar is served; its hash changes with the image, so it caches forever."""
         return avatar_url(self.user_id, self.avatar_hash)
 
 
@@ -55,7 +75,9 @@ class Avatar(Base):
 
     __tablename__ = "avatars"
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     content_hash: Mapped[str] = mapped_column(String(16))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -66,7 +88,9 @@ class Follow(Base):
 
     __tablename__ = "follows"
 
-    follower_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    follower_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     followee_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -83,8 +107,12 @@ class Connection(Base):
     __tablename__ = "connections"
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
-    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    addressee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    requester_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    addressee_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     pair_key: Mapped[str] = mapped_column(String(49), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # pending | accepted
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -101,7 +129,9 @@ class Block(Base):
 
     __tablename__ = "blocks"
 
-    blocker_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocker_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     blocked_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -129,69 +159,59 @@ class ContactCard(Base):
     """A card offered to someone met in a room; accepting it connects the two."""
 
     __tablename__ = "contact_cards"
-    __table_args__ = (UniqueConstraint("sender_id", "recipient_id", "room_id", name="uq_contact_cards_offer"),)
+    __table_args__ = (
+        UniqueConstraint("sender_id", "recipient_id", "room_id", name="uq_contact_cards_offer"),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
     sender_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    recipient_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | accepted | declined
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending | accepted | declined
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class ContactHash(Base):
-    """A number from a member's uploaded contact list, only as HMAC(secret key, SHA-256 of E.164)."""
+    """A number of a member's uploaded contact list, only as HMAC(secret key, SHA-256 of E.164)."""
 
     __tablename__ = "contact_hashes"
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     digest: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ContactUpload(Base):
+    """One accepted contact upload: when, and how many numbers were new to the list then.
+
+    Only counts: what limits uploads (per day, new numbers per 30 days), no numbers.
+    """
+
+    __tablename__ = "contact_uploads"
+    __table_args__ = (Index("ix_contact_uploads_user_at", "user_id", "uploaded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    added: Mapped[int] = mapped_column(Integer)
 
 
 class PhoneDigest(Base):
     """The same keyed hash of an account's own number, to match uploaded contacts by equality.
 
-    Filled lazily for waitlisted accounts when a member looks for contacts to let in.
+    Kept only for an account that asked to be found by members who have its number
+    (``PUT /me/contacts/findable``); without one, no upload or invite ever lists it.
     """
 
     __tablename__ = "phone_digests"
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     digest: Mapped[str] = mapped_column(String(64), index=True)
-
-
-class Notification(Base):
-    """An in-app notice, and the transactional outbox of its text message.
-
-    Written in the same transaction as the change it announces; ``dedupe_key`` makes a second
-    notice for the same thing (e.g. the same pass) impossible. The SMS worker moves
-    ``sms_status`` pending → sending (with a lease in ``sms_next_at``) → sent, or back to
-    pending with a back-off, or failed after its last attempt.
-    """
-
-    __tablename__ = "notifications"
-    __table_args__ = (
-        Index(
-            "ix_notifications_sms_due", "sms_next_at",
-            sqlite_where=text("sms_status IN ('pending', 'sending')"),
-            postgresql_where=text("sms_status IN ('pending', 'sending')"),
-        ),
-        Index("ix_notifications_user_created", "user_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
-    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    body: Mapped[str] = mapped_column(String(320))
-    # What the notice is about, for links in clients: {"room_id": …, "user_id": …}.
-    data: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    sms_status: Mapped[str] = mapped_column(String(8), default="none")  # none|pending|sending|sent|failed
-    sms_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    sms_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
-    sms_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

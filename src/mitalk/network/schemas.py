@@ -17,6 +17,8 @@ from pydantic import (
     UrlConstraints,
 )
 
+from mitalk.core.text import without_bidi_controls
+
 # Single-line text: no control characters (a name or headline never holds a newline or NUL).
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 # A bio may break lines, but carries no other control characters.
@@ -27,9 +29,27 @@ def _line(max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, max_length=max_length, pattern=_ONE_LINE)
 
 
-ShortText = Annotated[str, _line(120)]
+# Read next to other people's names: no bidirectional overrides either (mitalk.core.text).
+_NO_BIDI = AfterValidator(without_bidi_controls)
+ShortText = Annotated[str, _line(120), _NO_BIDI]
+
+# Limits of the network, with their error messages in errors.py.
+CONNECTION_REQUESTS_PER_DAY = 50
+MAX_FOLLOWING = 5000
+MAX_BLOCKS = 10_000
+CARDS_PER_DAY = 100
+AVATAR_MAX_BYTES = 5 * 1024 * 1024
+# 4096x4096 (a 12-megapixel phone photo fits); a bigger picture is not a portrait, and may be a
+# bomb: refused from its header, before any pixel is decoded.
+AVATAR_MAX_PIXELS = 4096 * 4096
+AVATAR_MAX_SIDE = 8192  # and no side longer than this (a 16-megapixel strip is not a face)
+# A multipart envelope adds a few hundred bytes around the file; a body past this is refused
+# while it streams in, before it reaches memory or disk.
+AVATAR_UPLOAD_MAX_BYTES = AVATAR_MAX_BYTES + 16 * 1024
+AVATAR_UPLOADS_PER_HOUR = 20  # per account: each upload is decoded, which costs CPU
 
 MAX_SKILLS = 30
+MAX_TOPICS = 10
 MAX_SKILL_LENGTH = 40
 MAX_LINKS = 5
 MAX_LINK_LENGTH = 300
@@ -38,11 +58,13 @@ _SKILL_ALLOWED = re.compile(r"^[\w][\w .+#&/'-]*$")
 
 
 def _normalize_skill(value: str) -> str:
-    """A skill tag: spaces collapsed, lower case (``Machine  Learning`` is ``machine learning``)."""
-    tag = " ".join(value.split()).casefold()
+    """A skill tag: spaces collapsed, written as its owner wrote it (``Machine  Learning`` is
+    ``Machine Learning``: people write "SQL", "iOS", "C++" and expect to read them so)."""
+    tag = " ".join(value.split())
     if not tag or len(tag) > MAX_SKILL_LENGTH or not _SKILL_ALLOWED.match(tag):
         raise ValueError(
-            f"a skill is 1-{MAX_SKILL_LENGTH} letters, digits, spaces or . + # & / ' - (starting with a letter or digit)"
+            f"a skill is 1-{MAX_SKILL_LENGTH} letters, digits, spaces or . + # & / ' - "
+            "(starting with a letter or digit)"
         )
     return tag
 
@@ -57,7 +79,9 @@ def _plain_link(value: AnyUrl) -> AnyUrl:
 Skill = Annotated[str, StringConstraints(max_length=100), AfterValidator(_normalize_skill)]
 Link = Annotated[
     AnyUrl,
-    UrlConstraints(max_length=MAX_LINK_LENGTH, allowed_schemes=["http", "https"], host_required=True),
+    UrlConstraints(
+        max_length=MAX_LINK_LENGTH, allowed_schemes=["http", "https"], host_required=True
+    ),
     AfterValidator(_plain_link),
 ]
 
@@ -111,11 +135,15 @@ INDUSTRIES: dict[str, str] = {
 
 def _known_industry(value: str) -> str:
     if value and value not in INDUSTRIES:
-        raise ValueError("unknown industry: pick an id from GET /api/v1/network/vocabulary (or '' for none)")
+        raise ValueError(
+            "unknown industry: pick an id from GET /api/v1/network/vocabulary (or '' for none)"
+        )
     return value
 
 
-Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_known_industry)]
+Industry = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_known_industry)
+]
 
 
 class ProfileOut(BaseModel):
@@ -133,6 +161,7 @@ class ProfileOut(BaseModel):
     bio: str = ""
     links: list[str] = []
     open_to: list[str] = []
+    topics: list[str] = Field(default=[], description="Topics of interest, as written.")
     avatar_url: str | None = Field(
         default=None, description="The avatar (256x256 WebP); the URL changes when the image does."
     )
@@ -147,8 +176,8 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, _line(80)] | None = None
-    headline: Annotated[str, _line(160)] | None = None
+    name: Annotated[str, _line(80), _NO_BIDI] | None = None
+    headline: Annotated[str, _line(160), _NO_BIDI] | None = None
     company: ShortText | None = None
     role: ShortText | None = None
     industry: Industry | None = None
@@ -157,6 +186,7 @@ class ProfileUpdate(BaseModel):
     bio: Annotated[str, StringConstraints(max_length=MAX_BIO, pattern=_MULTI_LINE)] | None = None
     links: Annotated[list[Link], Field(max_length=MAX_LINKS)] | None = None
     open_to: Annotated[list[OpenTo], Field(max_length=6)] | None = None
+    topics: Annotated[list[Skill], Field(max_length=MAX_TOPICS)] | None = None
 
 
 class VocabularyItem(BaseModel):
@@ -176,6 +206,7 @@ class VocabularyOut(BaseModel):
     max_links: int = MAX_LINKS
     max_link_length: int = MAX_LINK_LENGTH
     max_bio_length: int = MAX_BIO
+    max_topics: int = MAX_TOPICS
 
 
 ConnectionState = Literal["none", "pending_outgoing", "pending_incoming", "connected"]
@@ -200,12 +231,21 @@ class PublicUser(PersonOut):
     connection: ConnectionState = "none"
     connection_id: str | None = None
     blocked: bool = False
+    followers_count: int = Field(default=0, description="Active members who follow them.")
+    following_count: int = Field(default=0, description="Active members they follow.")
 
 
 class PeopleOut(BaseModel):
     """A list of people."""
 
     people: list[PersonOut]
+
+
+class PeoplePage(BaseModel):
+    """A page of people, and where the next page starts (None: this was the last)."""
+
+    people: list[PersonOut]
+    next_offset: int | None
 
 
 class UserRef(BaseModel):
@@ -221,7 +261,9 @@ class ConnectionOut(BaseModel):
 
     id: str
     status: Literal["pending", "accepted"]
-    direction: Literal["outgoing", "incoming"] = Field(description="Who asked: you (outgoing) or they (incoming).")
+    direction: Literal["outgoing", "incoming"] = Field(
+        description="Who asked: you (outgoing) or they (incoming)."
+    )
     person: PersonOut
     created_at: dt.datetime
     responded_at: dt.datetime | None
@@ -249,6 +291,7 @@ class CardOut(BaseModel):
 
     id: str
     room_id: str
+    room_title: str = ""
     status: Literal["pending", "accepted", "declined"]
     direction: Literal["outgoing", "incoming"]
     person: PersonOut
@@ -263,11 +306,20 @@ class CardListOut(BaseModel):
     sent: list[CardOut]
 
 
+class MetRoom(BaseModel):
+    """A room where you met someone."""
+
+    id: str
+    title: str
+
+
 class MetPersonOut(BaseModel):
-    """Someone you were in a room with, until when you were together, and any card between you."""
+    """Someone you were in a room with (once, however many rooms), until when you were
+    together, and any card between you."""
 
     person: PersonOut
-    room_id: str
+    room_id: str = Field(description="The room you were last together in (a card offers there).")
+    rooms: list[MetRoom] = Field(description="Every room you were together in, latest first.")
     met_at: dt.datetime = Field(description="The last moment you were both in the room.")
     listed_until: dt.datetime = Field(description="After this, they leave your 'people you met'.")
     connection: ConnectionState
@@ -281,14 +333,20 @@ class MetListOut(BaseModel):
     people: list[MetPersonOut]
 
 
-Sha256Hex = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")]
-MAX_CONTACTS = 5000
+Sha256Hex = Annotated[
+    str, StringConstraints(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")
+]
+MAX_CONTACTS = 1000
+# The request body of a full contacts upload: 1,000 quoted hex digests are about 67 KB (the
+# limit leaves room for whitespace; the list's length is checked after reading).
+CONTACTS_BODY_MAX_BYTES = 256 * 1024
 
 
 class ContactsUpload(BaseModel):
     """Your phone contacts as SHA-256 hex digests of E.164 numbers (``+4915123456789``).
 
-    Replaces any earlier upload. The server keeps only a keyed hash of each digest.
+    Replaces any earlier upload; at most 1,000 numbers, 5 uploads a day and 3,000 numbers new to
+    your list in 30 days (``MITALK_CONTACTS_*``). The server keeps only a keyed hash of each.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -300,6 +358,17 @@ class ContactsStoredOut(BaseModel):
     """How many distinct contacts are stored for you."""
 
     count: int
+
+
+class Findable(BaseModel):
+    """Whether members who have your number may find you on the waiting list to let you in.
+
+    Off until you turn it on: only then does the server keep a keyed hash of your number.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    findable: bool
 
 
 class WaitingContactOut(BaseModel):
@@ -315,6 +384,10 @@ class WaitingContactsOut(BaseModel):
 
     people: list[WaitingContactOut]
     invites_left: int
+    contacts_stored: int = Field(
+        0,
+        description="How many contacts you uploaded (0: an empty list means none were checked).",
+    )
 
 
 class LetInOut(BaseModel):
@@ -325,29 +398,31 @@ class LetInOut(BaseModel):
     invites_left: int
 
 
-class NotificationOut(BaseModel):
-    """One notice."""
+class CardSharing(BaseModel):
+    """What your contact card carries besides your public profile (name, headline, company,
+    role): an email address, your profile's links, and your phone number only if you say so."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(extra="forbid")
 
-    id: int
-    kind: str
-    body: str
-    data: dict[str, str] | None = Field(
-        default=None, description="What it is about, for links: room_id, user_id."
-    )
-    created_at: dt.datetime
-    read: bool
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                            pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+    share_links: bool = False
+    share_phone: bool = Field(default=False, description="Put your phone number on the card.")
 
 
-class NotificationListOut(BaseModel):
-    """Your newest notices and how many are unread."""
+class CardContact(BaseModel):
+    """The details on a card: the owner's public profile and what they chose to share."""
 
-    unread: int
-    notifications: list[NotificationOut]
+    name: str
+    headline: str
+    company: str
+    role: str
+    email: str | None
+    links: list[str]
+    phone: str | None = Field(description="Only when the owner chose to share it.")
 
 
-class MarkReadRequest(BaseModel):
-    """Mark every notice up to and including this id read."""
+class CardDetailOut(CardOut):
+    """One card as its owner or its recipient sees it, with the details it carries."""
 
-    up_to: int = Field(ge=0, le=2**63 - 1)
+    contact: CardContact

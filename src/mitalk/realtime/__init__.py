@@ -1,1 +1,1 @@
-"""Real-time state: the event bus (memory | redis), sequences, and the WebSocket gateway."""
+"""Real-time plumbing that knows no domain: events, channels, the bus (memory | redis), schemas."""

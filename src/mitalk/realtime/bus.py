@@ -1,10 +1,18 @@
-"""The event bus: room events from the node that committed them to every node's subscribers.
+"""The event bus: events from the node that committed them to every node's subscribers.
 
 Two implementations of one interface: ``MemoryEventBus`` (one process, the embedded default)
-and ``RedisEventBus`` (many API nodes). Both keep a bounded per-room buffer of recent state
-events, so a client that reconnects can be sent what it missed, and both fan events out to
-local subscribers (WebSocket connections, the media layer) through bounded queues: a subscriber
-that falls too far behind is marked ``overflowed`` instead of slowing everyone else down.
+and ``RedisEventBus`` (many API nodes). Events travel on channels (a room's id, an account's
+``@user:<id>``, see ``events.py``). Both keep a bounded per-channel buffer of recent state
+events (those with a ``seq``: a room's), so a client that reconnects can be sent what it missed,
+and both fan events out to local subscribers (WebSocket connections, the media layer) through
+bounded queues: a subscriber that falls too far behind is marked ``overflowed`` instead of
+slowing everyone else down. A subscriber may also give a ``sink`` that sees each event first,
+synchronously, and takes it instead of the queue (the room socket's live path, rooms/ws.py).
+
+A context that must react to a change in a context below it follows that context's committed
+event (``follow``): the follower runs on the node that publishes the event, once, as part of
+publishing it, which happens after the commit that made the change (and, in a request, before
+the request answers).
 
 Events arrive at subscribers in publish order, which is not always ``seq`` order (two requests
 on one room commit in ``seq`` order but may publish in either order); subscribers that need
@@ -18,11 +26,14 @@ import bisect
 import contextlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Self
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from mitalk.rooms.events import EventBase
+from mitalk.core.database import after_commit
+from mitalk.realtime.events import EventBase, parse_event
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -32,22 +43,39 @@ log = structlog.get_logger(__name__)
 
 SUBSCRIBER_QUEUE = 1000
 
+Follower = Callable[[EventBase], Awaitable[None]]
+# A subscriber's synchronous first look at an event: True when it dealt with the event itself
+# (a live room socket writes it straight to its connection), False to queue it as usual.
+Sink = Callable[[EventBase], bool]
+
 
 class Subscription:
-    """A subscriber's queue of events: one room's, or (``room_id`` None) every room's."""
+    """A subscriber's queue of events: one channel's, or (``channel`` None) every channel's."""
 
     def __init__(
-        self, fanout: Fanout, room_id: str | None, maxsize: int = SUBSCRIBER_QUEUE
+        self,
+        fanout: Fanout,
+        channel: str | None,
+        maxsize: int = SUBSCRIBER_QUEUE,
+        sink: Sink | None = None,
     ) -> None:
-        self.room_id = room_id
+        self.channel = channel
         self.overflowed = False
+        self.sink = sink
         self._fanout = fanout
         self._queue: asyncio.Queue[EventBase | None] = asyncio.Queue(maxsize)
 
     def deliver(self, event: EventBase) -> None:
-        """Queue an event; on overflow, stop queueing and wake the reader to notice."""
+        """Offer an event to the sink, else queue it; on overflow, stop queueing and wake the
+        reader to notice. Runs inside the fan-out's loop: it must not raise."""
         if self.overflowed:
             return
+        if self.sink is not None:
+            try:
+                if self.sink(event):
+                    return
+            except Exception as exc:  # noqa: BLE001 - one subscriber must not stop the others
+                log.warning("subscriber_sink_failed", error=repr(exc))
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -61,6 +89,10 @@ class Subscription:
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing lost: the reader has caught up."""
+        return not self.overflowed and self._queue.empty()
 
     async def get(self) -> EventBase | None:
         """The next event, or None once events were lost (check ``overflowed``)."""
@@ -78,48 +110,49 @@ class Subscription:
 
 
 class Fanout:
-    """Local subscribers of one process, by room."""
+    """Local subscribers of one process, by channel."""
 
     def __init__(self) -> None:
-        self._by_room: dict[str | None, set[Subscription]] = {}
+        self._by_channel: dict[str | None, set[Subscription]] = {}
 
-    def add(self, room_id: str | None) -> Subscription:
+    def add(self, channel: str | None, sink: Sink | None = None) -> Subscription:
         """Register a subscriber before reading a snapshot, so nothing falls in between."""
-        subscription = Subscription(self, room_id)
-        self._by_room.setdefault(room_id, set()).add(subscription)
+        subscription = Subscription(self, channel, sink=sink)
+        self._by_channel.setdefault(channel, set()).add(subscription)
         return subscription
 
     def remove(self, subscription: Subscription) -> None:
         """Unregister a subscriber."""
-        subs = self._by_room.get(subscription.room_id)
+        subs = self._by_channel.get(subscription.channel)
         if subs is not None:
             subs.discard(subscription)
             if not subs:
-                del self._by_room[subscription.room_id]
+                del self._by_channel[subscription.channel]
 
     def deliver(self, event: EventBase) -> None:
-        """Hand an event to the room's subscribers and to those of every room."""
-        for key in (event.room_id, None):
-            for subscription in list(self._by_room.get(key, ())):
+        """Hand an event to its channel's subscribers and to those of every channel."""
+        for key in (event.channel, None):
+            for subscription in list(self._by_channel.get(key, ())):
                 subscription.deliver(event)
 
     def overflow_all(self) -> None:
         """Tell every subscriber that events may have been lost."""
-        for subs in list(self._by_room.values()):
+        for subs in list(self._by_channel.values()):
             for subscription in list(subs):
                 subscription.mark_overflowed()
 
-    def count(self, room_id: str | None) -> int:
-        """How many subscribers a room (or the all-rooms stream) has here."""
-        return len(self._by_room.get(room_id, ()))
+    def count(self, channel: str | None) -> int:
+        """How many subscribers a channel (or the every-channel stream) has here."""
+        return len(self._by_channel.get(channel, ()))
 
 
 class EventBus(ABC):
-    """Publish room events after commit; subscribe to them; read a room's recent events."""
+    """Publish events after commit; subscribe to them; read a room's recent events."""
 
     def __init__(self, buffer_size: int) -> None:
         self.buffer_size = buffer_size
         self.fanout = Fanout()
+        self._followers: dict[type[EventBase], list[Follower]] = {}
 
     async def start(self) -> None:
         """Connect (if there is anything to connect to)."""
@@ -128,17 +161,29 @@ class EventBus(ABC):
         """Disconnect; subscribers are told that events may be lost."""
         self.fanout.overflow_all()
 
-    @abstractmethod
     async def publish(self, event: EventBase) -> None:
-        """Send an event to every subscriber of its room, on every node; keep it if it has a seq."""
+        """Send an event to every subscriber of its channel, on every node (keep it if it has a
+        seq), then run this node's followers of its type."""
+        await self.send(event)
+        for follower in self._followers.get(type(event), ()):
+            await follower(event)
+
+    def follow(self, event_type: type[EventBase], follower: Follower) -> None:
+        """Run ``follower`` for every event of this type this node publishes (module docstring)."""
+        self._followers.setdefault(event_type, []).append(follower)
 
     @abstractmethod
-    async def history(self, room_id: str, after: int) -> list[EventBase]:
-        """The kept events of a room with ``seq > after``, in order (the oldest may be gone)."""
+    async def send(self, event: EventBase) -> None:
+        """Send an event to its channel's subscribers on every node; keep it if it has a seq."""
 
-    def subscribe(self, room_id: str | None) -> Subscription:
-        """A subscription to one room's events, or (``None``) to every room's."""
-        return self.fanout.add(room_id)
+    @abstractmethod
+    async def history(self, channel: str, after: int) -> list[EventBase]:
+        """The kept events of a channel with ``seq > after``, in order (the oldest may be gone)."""
+
+    def subscribe(self, channel: str | None, sink: Sink | None = None) -> Subscription:
+        """A subscription to one channel's events (a room's), or (``None``) to every channel's;
+        ``sink`` sees each event first, synchronously, and may take it instead of the queue."""
+        return self.fanout.add(channel, sink)
 
 
 class MemoryEventBus(EventBus):
@@ -149,11 +194,11 @@ class MemoryEventBus(EventBus):
         self.max_rooms = max_rooms
         self._buffers: OrderedDict[str, list[EventBase]] = OrderedDict()
 
-    async def publish(self, event: EventBase) -> None:
+    async def send(self, event: EventBase) -> None:
         """Keep the event (ordered by seq) and hand it to local subscribers."""
         if event.seq is not None:
-            buffer = self._buffers.setdefault(event.room_id, [])
-            self._buffers.move_to_end(event.room_id)
+            buffer = self._buffers.setdefault(event.channel, [])
+            self._buffers.move_to_end(event.channel)
             seqs = [e.seq or 0 for e in buffer]
             position = bisect.bisect_right(seqs, event.seq)
             if position and seqs[position - 1] == event.seq:
@@ -164,9 +209,9 @@ class MemoryEventBus(EventBus):
                 self._buffers.popitem(last=False)
         self.fanout.deliver(event)
 
-    async def history(self, room_id: str, after: int) -> list[EventBase]:
-        """The kept events of a room after ``after``."""
-        return [e for e in self._buffers.get(room_id, ()) if (e.seq or 0) > after]
+    async def history(self, channel: str, after: int) -> list[EventBase]:
+        """The kept events of a channel after ``after``."""
+        return [e for e in self._buffers.get(channel, ()) if (e.seq or 0) > after]
 
 
 # Keep an event in its room's sorted set (unless that seq is there already: a second publish
@@ -188,8 +233,9 @@ class RedisEventBus(EventBus):
     """A bus shared by every API node through Redis.
 
     A room's recent events live in a sorted set scored by ``seq`` (so a node that did not see
-    them can still replay them), and every event is published on the room's channel. Each node
-    holds one pattern subscription for all rooms and fans events out to its own subscribers.
+    them can still replay them), and every event is published on its channel's Redis channel.
+    Each node holds one pattern subscription for all channels and fans events out to its own
+    subscribers.
     """
 
     CHANNEL_PREFIX = "mitalk:events:"
@@ -203,9 +249,9 @@ class RedisEventBus(EventBus):
         self._keep_and_publish = redis.register_script(_KEEP_AND_PUBLISH)
 
     @staticmethod
-    def buffer_key(room_id: str) -> str:
-        """The sorted set holding a room's recent events."""
-        return f"mitalk:room:{room_id}:events"
+    def buffer_key(channel: str) -> str:
+        """The sorted set holding a room's (a channel's) recent events."""
+        return f"mitalk:room:{channel}:events"
 
     async def start(self) -> None:
         """Subscribe to every room's channel, confirmed before the first publish is trusted."""
@@ -243,7 +289,7 @@ class RedisEventBus(EventBus):
                 if message is None or message["type"] != "pmessage":
                     continue
                 data: str | bytes = message["data"]
-                self.fanout.deliver(_parse(data))
+                self.fanout.deliver(parse_event(data))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect; subscribers resync
@@ -255,33 +301,36 @@ class RedisEventBus(EventBus):
                         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
                     await self._subscribe()
 
-    async def publish(self, event: EventBase) -> None:
-        """Keep a state event in the room's buffer and publish it, atomically and once per seq."""
+    async def send(self, event: EventBase) -> None:
+        """Keep a state event in its channel's buffer and publish it, atomically, once per seq."""
         data = event.model_dump_json()
-        channel = self.CHANNEL_PREFIX + event.room_id
+        channel = self.CHANNEL_PREFIX + event.channel
         if event.seq is None:
             await self.redis.publish(channel, data)
             return
         await self._keep_and_publish(
-            keys=[self.buffer_key(event.room_id)],
+            keys=[self.buffer_key(event.channel)],
             args=[event.seq, data, self.buffer_size, channel, self.BUFFER_TTL_SECONDS],
         )
 
-    async def history(self, room_id: str, after: int) -> list[EventBase]:
-        """The kept events of a room after ``after``, from Redis."""
-        raw = await self.redis.zrangebyscore(self.buffer_key(room_id), f"({after}", "+inf")
+    async def history(self, channel: str, after: int) -> list[EventBase]:
+        """The kept events of a channel after ``after``, from Redis."""
+        raw = await self.redis.zrangebyscore(self.buffer_key(channel), f"({after}", "+inf")
         events: dict[int, EventBase] = {}
         for item in raw:
             if isinstance(item, str | bytes):
-                event = _parse(item)
+                event = parse_event(item)
                 events.setdefault(event.seq or 0, event)  # a seq published twice counts once
         return list(events.values())
 
 
-def _parse(raw: str | bytes) -> EventBase:
-    from mitalk.realtime.personal import parse_any_event  # personal events build on this module
+def publish_after_commit(session: AsyncSession, bus: EventBus, event: EventBase) -> None:
+    """Send an event once ``session`` commits (a rollback drops it)."""
 
-    return parse_any_event(raw)
+    async def publish() -> None:
+        await bus.publish(event)
+
+    after_commit(session, publish)
 
 
 def contiguous(events: list[EventBase], after: int, upto: int) -> list[EventBase] | None:

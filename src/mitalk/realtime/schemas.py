@@ -1,98 +1,20 @@
-"""Messages of the room WebSocket, both ways (room events themselves are in rooms.events)."""
+"""The published JSON Schemas of every event and WebSocket message (``GET /realtime/schemas``).
+
+This module knows no domain: each context registers the models it sends or takes
+(``document``) where it defines them, and ``realtime_schemas_document`` lists what was
+registered. The web client validates what it receives with these schemas.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
-from mitalk.core.errors import ErrorBody
-from mitalk.rooms.schemas import ParticipantOut, RoomOut
+from mitalk.realtime.events import event_name
 
-Ref = Annotated[str, Field(max_length=64, description="Echoed back in the ack or error.")]
-
-
-# --- server to client ------------------------------------------------------------------------
-
-
-class SnapshotMessage(BaseModel):
-    """The room as it is after event ``seq``: replace your state with it; events follow."""
-
-    type: Literal["snapshot"] = "snapshot"
-    seq: int
-    room: RoomOut
-
-
-class ResumedMessage(BaseModel):
-    """Your state at ``after`` is still good: the events up to ``seq`` follow, then live ones."""
-
-    type: Literal["resumed"] = "resumed"
-    after: int
-    seq: int
-
-
-class ResyncMessage(BaseModel):
-    """Events you need are gone (too old, or you fell behind): drop your state; a snapshot follows."""
-
-    type: Literal["resync"] = "resync"
-    reason: Literal["gap_too_old", "ahead_of_room", "fell_behind", "missing_event"]
-
-
-class AckMessage(BaseModel):
-    """Your action with this ``ref`` was done; ``participant`` is your state after it."""
-
-    type: Literal["ack"] = "ack"
-    ref: str | None = None
-    participant: ParticipantOut | None = None
-
-
-class ErrorMessage(BaseModel):
-    """Your message (``ref``) failed, or the connection is refused (then it closes)."""
-
-    type: Literal["error"] = "error"
-    ref: str | None = None
-    error: ErrorBody
-
-
-class PongMessage(BaseModel):
-    """The answer to a ping."""
-
-    type: Literal["pong"] = "pong"
-    ref: str | None = None
-
-
-# --- client to server ------------------------------------------------------------------------
-
-
-class _ClientMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ref: Ref | None = None
-
-
-class PingMessage(_ClientMessage):
-    """Keep the connection alive; answered by ``pong``."""
-
-    type: Literal["ping"]
-
-
-class ActionMessage(_ClientMessage):
-    """Act on yourself in the room: the same rules and events as the HTTP routes."""
-
-    type: Literal["raise_hand", "lower_hand", "mute", "unmute", "leave"]
-
-
-ClientMessage = Annotated[PingMessage | ActionMessage, Field(discriminator="type")]
-client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-
-SERVER_MESSAGES: tuple[type[BaseModel], ...] = (
-    SnapshotMessage,
-    ResumedMessage,
-    ResyncMessage,
-    AckMessage,
-    ErrorMessage,
-    PongMessage,
-)
+Group = Literal["events", "server_messages", "client_messages", "account_messages"]
 
 
 class RealtimeSchemasOut(BaseModel):
@@ -103,4 +25,28 @@ class RealtimeSchemasOut(BaseModel):
     client_messages: dict[str, dict[str, Any]]
     account_messages: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="What the account socket (GET /api/v1/me/ws) sends."
+    )
+
+
+_documented: dict[Group, dict[str, type[BaseModel]]] = {
+    "events": {}, "server_messages": {}, "client_messages": {}, "account_messages": {},
+}
+
+
+def document(
+    group: Group, models: Iterable[type[BaseModel]] | Mapping[str, type[BaseModel]]
+) -> None:
+    """Publish the schemas of these models under ``group``: by the ``type`` each carries, or by
+    the names given (client messages whose ``type`` takes several values)."""
+    named = models if isinstance(models, Mapping) else {event_name(m): m for m in models}
+    _documented[group].update(named)
+
+
+def realtime_schemas_document() -> RealtimeSchemasOut:
+    """The document ``GET /realtime/schemas`` answers (also written by ``mitalk schemas``)."""
+    return RealtimeSchemasOut(
+        **{
+            group: {name: model.model_json_schema() for name, model in models.items()}
+            for group, models in _documented.items()
+        }
     )

@@ -1,1 +1,1 @@
-"""Rooms: rooms, roles, hands, hallway and moderation."""
+"""Rooms: rooms, roles, hands, hallway, moderation, and the room WebSocket."""

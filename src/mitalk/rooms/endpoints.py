@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 
 from mitalk.accounts.dependencies import CurrentMember
-from mitalk.core.deps import AppSettings, DbSession, Now
-from mitalk.core.errors import NotActive, NotAuthenticated, error_responses
+from mitalk.core.deps import AppSettings, DbSession, Limiter, Now
+from mitalk.core.errors import NotActive, NotAuthenticated, RateLimited, error_responses
+from mitalk.network import service as network
+from mitalk.network.errors import NameRequired
+from mitalk.network.schemas import MetListOut
 from mitalk.realtime.dependencies import Bus
+from mitalk.rooms import errors, service
 from mitalk.rooms import hallway as ranking
-from mitalk.rooms import service
 from mitalk.rooms.events import RoomEvent
 from mitalk.rooms.schemas import (
     Hallway,
@@ -31,9 +34,20 @@ router = APIRouter(prefix="/rooms", tags=["rooms"])
 hallway_router = APIRouter(tags=["rooms"])
 
 # Every action on a live room can meet these.
-_ROOM = (NotAuthenticated, NotActive, service.RoomNotFound, service.RoomEnded)
-_IN_ROOM = (*_ROOM, service.NotInRoom, service.RemovedFromRoom)
-_MODERATED = (*_IN_ROOM, service.NotAModerator, service.TargetNotInRoom)
+_ROOM = (NotAuthenticated, NotActive, errors.RoomNotFound, errors.RoomEnded)
+_IN_ROOM = (*_ROOM, errors.NotInRoom, errors.RemovedFromRoom)
+_MODERATED = (*_IN_ROOM, errors.NotAModerator, errors.TargetNotInRoom)
+
+
+async def _count_room_action(
+    member: CurrentMember, limiter: Limiter, settings: AppSettings
+) -> None:
+    """Actions that reach everyone in a room count against the account's allowance."""
+    await service.count_action(limiter, settings, member)
+
+
+# On every route whose action fans out (leaving and ending are never refused).
+_COUNTED = [Depends(_count_room_action)]
 
 
 class EventPage(BaseModel):
@@ -47,12 +61,14 @@ class EventPage(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RoomOut,
+    dependencies=_COUNTED,
     responses=error_responses(
+        RateLimited,
         NotAuthenticated,
         NotActive,
-        service.TooManyLiveRooms,
-        service.TooManyScheduledRooms,
-        service.InvalidStartTime,
+        errors.TooManyLiveRooms,
+        errors.TooManyScheduledRooms,
+        errors.InvalidStartTime,
     ),
 )
 async def create_room(
@@ -73,7 +89,9 @@ async def hallway(member: CurrentMember, session: DbSession, now: Now) -> Hallwa
     return HallwayOut(rooms=await service.hallway(session, member, now))
 
 
-@hallway_router.get("/hallway", response_model=Hallway, responses=error_responses(NotAuthenticated, NotActive))
+@hallway_router.get(
+    "/hallway", response_model=Hallway, responses=error_responses(NotAuthenticated, NotActive)
+)
 async def ranked_hallway(member: CurrentMember, session: DbSession, now: Now) -> Hallway:
     """Live rooms and upcoming scheduled rooms (next 7 days) you may enter, each ranked for you by
     the people you follow and are connected with on stage, shared topics and industry, size and
@@ -84,13 +102,15 @@ async def ranked_hallway(member: CurrentMember, session: DbSession, now: Now) ->
 @router.post(
     "/{room_id}/start",
     response_model=RoomOut,
+    dependencies=_COUNTED,
     responses=error_responses(
+        RateLimited,
         *_ROOM,
-        service.NotInvited,
-        service.RemovedFromRoom,
-        service.NotTheHost,
-        service.RoomNotScheduled,
-        service.TooManyLiveRooms,
+        errors.NotInvited,
+        errors.RemovedFromRoom,
+        errors.NotTheHost,
+        errors.RoomNotScheduled,
+        errors.TooManyLiveRooms,
     ),
 )
 async def start_room(
@@ -106,14 +126,14 @@ async def start_room(
 
 
 _RSVP_ERRORS = error_responses(
-    NotAuthenticated, NotActive, service.RoomNotFound, service.NotInvited, service.RemovedFromRoom,
-    service.RoomNotScheduled,
+    NotAuthenticated, NotActive, errors.RoomNotFound, errors.NotInvited, errors.RemovedFromRoom,
+    errors.RoomNotScheduled,
 )
 
 
 @router.post("/{room_id}/rsvp", response_model=RsvpOut, responses=_RSVP_ERRORS)
 async def rsvp(room_id: str, member: CurrentMember, session: DbSession, now: Now) -> RsvpOut:
-    """Say you will come to a scheduled room: you get a reminder before it and a notice when it starts."""
+    """Say you will come to a scheduled room: a reminder before it, a notice when it starts."""
     return await service.set_rsvp(session, room_id, member, True, now)
 
 
@@ -127,8 +147,17 @@ async def cancel_rsvp(room_id: str, member: CurrentMember, session: DbSession, n
     "/{room_id}/calendar.ics",
     response_class=Response,
     responses={
-        200: {"content": {"text/calendar": {}}, "description": "An RFC 5545 calendar with the room."},
-        **error_responses(NotAuthenticated, NotActive, service.RoomNotFound, service.NotInvited, service.RemovedFromRoom),
+        200: {
+            "content": {"text/calendar": {}},
+            "description": "An RFC 5545 calendar with the room.",
+        },
+        **error_responses(
+            NotAuthenticated,
+            NotActive,
+            errors.RoomNotFound,
+            errors.NotInvited,
+            errors.RemovedFromRoom,
+        ),
     },
 )
 async def room_calendar(
@@ -149,9 +178,9 @@ async def room_calendar(
     responses=error_responses(
         NotAuthenticated,
         NotActive,
-        service.RoomNotFound,
-        service.NotInvited,
-        service.RemovedFromRoom,
+        errors.RoomNotFound,
+        errors.NotInvited,
+        errors.RemovedFromRoom,
     ),
 )
 async def get_room(room_id: str, member: CurrentMember, session: DbSession) -> RoomOut:
@@ -165,10 +194,10 @@ async def get_room(room_id: str, member: CurrentMember, session: DbSession) -> R
     responses=error_responses(
         NotAuthenticated,
         NotActive,
-        service.RoomNotFound,
-        service.NotInvited,
-        service.RemovedFromRoom,
-        service.ResyncRequired,
+        errors.RoomNotFound,
+        errors.NotInvited,
+        errors.RemovedFromRoom,
+        errors.ResyncRequired,
     ),
 )
 async def room_events(
@@ -186,8 +215,10 @@ async def room_events(
 @router.post(
     "/{room_id}/join",
     response_model=RoomOut,
+    dependencies=_COUNTED,
     responses=error_responses(
-        *_ROOM, service.NotInvited, service.RemovedFromRoom, service.RoomFull
+        RateLimited,
+        *_ROOM, errors.NotInvited, errors.RemovedFromRoom, errors.RoomFull
     ),
 )
 async def join_room(
@@ -210,7 +241,7 @@ async def join_room(
 async def leave_room(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
 ) -> Response:
-    """Leave; if you were the last moderator, the longest-standing speaker takes over (or it ends)."""
+    """Leave; if you were the last moderator, the longest on stage takes over (or it ends)."""
     await service.leave(session, bus, room_id, member, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -218,7 +249,8 @@ async def leave_room(
 @router.post(
     "/{room_id}/hand",
     response_model=ParticipantOut,
-    responses=error_responses(*_IN_ROOM, service.AlreadyOnStage),
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_IN_ROOM, errors.AlreadyOnStage, NameRequired),
 )
 async def raise_hand(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -228,7 +260,10 @@ async def raise_hand(
 
 
 @router.delete(
-    "/{room_id}/hand", response_model=ParticipantOut, responses=error_responses(*_IN_ROOM)
+    "/{room_id}/hand",
+    response_model=ParticipantOut,
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_IN_ROOM),
 )
 async def lower_hand(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -240,7 +275,8 @@ async def lower_hand(
 @router.post(
     "/{room_id}/speakers",
     response_model=ParticipantOut,
-    responses=error_responses(*_MODERATED, service.StageFull),
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_MODERATED, errors.StageFull),
 )
 async def bring_on_stage(
     room_id: str,
@@ -258,7 +294,10 @@ async def bring_on_stage(
 @router.delete(
     "/{room_id}/speakers/{user_id}",
     response_model=ParticipantOut,
-    responses=error_responses(*_MODERATED, service.TargetIsModerator, service.LastModerator),
+    dependencies=_COUNTED,
+    responses=error_responses(
+        RateLimited, *_MODERATED, errors.TargetIsModerator, errors.LastModerator
+    ),
 )
 async def move_off_stage(
     room_id: str, user_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -270,7 +309,8 @@ async def move_off_stage(
 @router.post(
     "/{room_id}/moderators",
     response_model=ParticipantOut,
-    responses=error_responses(*_MODERATED, service.NotOnStage),
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_MODERATED, errors.NotOnStage),
 )
 async def make_moderator(
     room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -282,7 +322,8 @@ async def make_moderator(
 @router.post(
     "/{room_id}/mute",
     response_model=ParticipantOut,
-    responses=error_responses(*_MODERATED, service.NotOnStage),
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_MODERATED, errors.NotOnStage),
 )
 async def mute(
     room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -294,7 +335,10 @@ async def mute(
 @router.post(
     "/{room_id}/unmute",
     response_model=ParticipantOut,
-    responses=error_responses(*_IN_ROOM, service.ListenersCannotUnmute),
+    dependencies=_COUNTED,
+    responses=error_responses(
+        RateLimited, *_IN_ROOM, errors.ListenersCannotUnmute, NameRequired
+    ),
 )
 async def unmute_self(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -306,7 +350,14 @@ async def unmute_self(
 @router.post(
     "/{room_id}/remove",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(*_MODERATED, service.CannotRemoveSelf, service.CannotRemoveModerator),
+    dependencies=_COUNTED,
+    responses=error_responses(
+        RateLimited,
+        *_MODERATED,
+        errors.CannotRemoveSelf,
+        errors.CannotRemoveModerator,
+        errors.CannotRemoveHost,
+    ),
 )
 async def remove(
     room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -319,7 +370,7 @@ async def remove(
 @router.post(
     "/{room_id}/end",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(*_IN_ROOM, service.NotAModerator, service.NotTheHost),
+    responses=error_responses(*_IN_ROOM, errors.NotAModerator, errors.NotTheHost),
 )
 async def end_room(
     room_id: str, member: CurrentMember, session: DbSession, bus: Bus, now: Now
@@ -329,11 +380,34 @@ async def end_room(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class PingOut(BaseModel):
+    """Whether a notice went out now (false: they were pinged into this room already)."""
+
+    sent: bool
+
+
+@router.post(
+    "/{room_id}/ping",
+    response_model=PingOut,
+    # Not a room action counted per minute: a ping reaches one person, and has its own limit.
+    responses=error_responses(
+        *_IN_ROOM, errors.NotAModerator, errors.NotAFollower, errors.TooManyPings, NameRequired,
+    ),
+)
+async def ping(
+    room_id: str, body: UserRef, member: CurrentMember, session: DbSession, bus: Bus, now: Now
+) -> PingOut:
+    """Ask one of your followers into this room: a notice that opens it (once per room and
+    person, at most 30 people an hour); in a room that is not open, moderators only."""
+    return PingOut(sent=await service.ping(session, bus, room_id, member, body.user_id, now))
+
+
 @router.post(
     "/{room_id}/invites",
     status_code=status.HTTP_201_CREATED,
     response_model=RoomInviteOut,
-    responses=error_responses(*_IN_ROOM, service.NotAModerator, service.UserNotFound),
+    dependencies=_COUNTED,
+    responses=error_responses(RateLimited, *_IN_ROOM, errors.NotAModerator, errors.UserNotFound),
 )
 async def invite(
     room_id: str, body: UserRef, member: CurrentMember, session: DbSession, now: Now
@@ -349,16 +423,29 @@ async def invite(
 
 
 @router.get(
+    "/{room_id}/people",
+    response_model=MetListOut,
+    responses=error_responses(NotAuthenticated, NotActive, errors.RoomNotFound, errors.NotInvited),
+)
+async def people_met_in_room(
+    room_id: str, member: CurrentMember, session: DbSession, now: Now
+) -> MetListOut:
+    """Who you were in this room with, listed for 7 days after you were last together."""
+    await service.visible_room(session, room_id, member)
+    return await network.people_met(session, member, now, room_id)
+
+
+@router.get(
     "/{room_id}/moderation",
     response_model=ModerationLogOut,
     responses=error_responses(
         NotAuthenticated,
         NotActive,
-        service.RoomNotFound,
-        service.NotInvited,
-        service.RemovedFromRoom,
-        service.NotInRoom,
-        service.NotAModerator,
+        errors.RoomNotFound,
+        errors.NotInvited,
+        errors.RemovedFromRoom,
+        errors.NotInRoom,
+        errors.NotAModerator,
     ),
 )
 async def moderation_log(

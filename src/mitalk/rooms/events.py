@@ -8,39 +8,27 @@ the media layer emits it, it has no ``seq`` and is not kept for clients that rec
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from mitalk.realtime.events import EventBase, register_events
+from mitalk.realtime.schemas import document
 from mitalk.rooms.schemas import ParticipantOut, Role, RoomInfo
 
 
-class Recipients(BaseModel):
-    """Who receives an event: everyone following the room, its moderators, or the people named."""
+class RoomEventBase(EventBase):
+    """What every room event carries besides the base: its room, which is its channel."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    scope: Literal["room", "moderators", "users"] = "room"
-    user_ids: list[str] = []
-
-
-EVERYONE_IN_ROOM = Recipients(scope="room")
-
-
-class EventBase(BaseModel):
-    """What every room event carries: its room, when it happened, who receives it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str
     room_id: str
-    seq: int | None = None
-    at: dt.datetime
-    recipients: Recipients = EVERYONE_IN_ROOM
+
+    @property
+    def channel(self) -> str:
+        """A room's events travel on the channel named by the room's id."""
+        return self.room_id
 
 
-class StateEvent(EventBase):
+class StateEvent(RoomEventBase):
     """An event that changes room state: numbered by the room's sequence."""
 
     seq: int = Field(ge=1, description="The room's sequence number after this event.")
@@ -128,7 +116,7 @@ class Ended(StateEvent):
     by: str | None
 
 
-class ActiveSpeaker(EventBase):
+class ActiveSpeaker(RoomEventBase):
     """Who is talking now (null: nobody); emitted by the media layer, ephemeral, no ``seq``."""
 
     type: Literal["room.active_speaker"] = "room.active_speaker"
@@ -136,7 +124,7 @@ class ActiveSpeaker(EventBase):
     user_id: str | None
 
 
-class MediaReconnect(EventBase):
+class MediaReconnect(RoomEventBase):
     """Connect your audio again (offer or listen, as your role says): the media server restarted.
 
     Emitted by the media layer once the room's stage exists again; ephemeral, no ``seq``.
@@ -164,7 +152,7 @@ RoomEvent = Annotated[
     | MediaReconnect,
     Field(discriminator="type"),
 ]
-EVENT_TYPES: tuple[type[BaseModel], ...] = (
+EVENT_TYPES: tuple[type[RoomEventBase], ...] = (
     RoomCreated,
     ParticipantJoined,
     ParticipantLeft,
@@ -179,15 +167,5 @@ EVENT_TYPES: tuple[type[BaseModel], ...] = (
     MediaReconnect,
 )
 room_event_adapter: TypeAdapter[RoomEvent] = TypeAdapter(RoomEvent)
-
-
-def parse_event(raw: str | bytes) -> RoomEvent:
-    """An event from its JSON form."""
-    return room_event_adapter.validate_json(raw)
-
-
-def event_name(model: type[BaseModel]) -> str:
-    """The ``type`` an event class carries, e.g. ``room.hand_raised``."""
-    default = model.model_fields["type"].default
-    assert isinstance(default, str)
-    return default
+register_events(*EVENT_TYPES)
+document("events", EVENT_TYPES)

@@ -6,7 +6,8 @@ The score (explained for people in docs/network.md) adds up
   one they only follow, 3 (at most 3 counted). Upcoming rooms: a connected host 4, a followed
   host 3;
 - **topics**: 1.5 for each room topic among the viewer's interests (their profile's skills and
-  industry, and the topics of rooms they joined in the last 30 days), at most 3 counted;
+  topics of interest and industry, and the topics of rooms they joined in the last 30 days), at
+  most 3 counted;
 - **industry**: 1 when the host's industry is the viewer's;
 - **size** (live): 0.5 · log2(1 + people in the room); **RSVPs** (upcoming): 0.5 · log2(1 + RSVPs),
   and 5 when the viewer RSVP'd themselves;
@@ -14,9 +15,9 @@ The score (explained for people in docs/network.md) adds up
   (upcoming): 2 · 0.5^(hours until start / 24).
 
 Ties go to the newer (live) or sooner (upcoming) room. Four queries whatever the number of
-rooms: the viewer's profile and recent rooms (two), the live candidates with every count aggregated in SQL (the
-``LIVE_CANDIDATES`` most recently started rooms the viewer may enter), and the upcoming ones;
-the scores are computed here, so the formula reads as the docs say it.
+rooms: the viewer's profile and recent rooms (two), the live candidates with every count
+aggregated in SQL (the ``LIVE_CANDIDATES`` most recently started rooms the viewer may enter),
+and the upcoming ones; the scores are computed here, so the formula reads as the docs say it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mitalk.accounts.models import User
 from mitalk.network.models import Connection, Follow, Profile, avatar_url
 from mitalk.rooms.models import Room, RoomParticipant, RoomRsvp
+from mitalk.rooms.presenters import room_info
 from mitalk.rooms.schemas import HALLWAY_STAGE_SHOWN, Hallway, RankedRoom, StagePerson, UpcomingRoom
 from mitalk.rooms.visibility import blocked_either_way, room_visible_to
 
@@ -79,8 +81,14 @@ def _affinity(topics: Sequence[str], host_industry: str | None, viewer: Viewer) 
 
 
 def live_score(
-    *, connected_on_stage: int, followed_on_stage: int, topics: Sequence[str], host_industry: str | None,
-    people: int, minutes_live: float, viewer: Viewer,
+    *,
+    connected_on_stage: int,
+    followed_on_stage: int,
+    topics: Sequence[str],
+    host_industry: str | None,
+    people: int,
+    minutes_live: float,
+    viewer: Viewer,
 ) -> float:
     """The score of a live room for a viewer (see the module docstring)."""
     return float(
@@ -108,11 +116,17 @@ def upcoming_score(
 
 
 async def viewer_of(session: AsyncSession, user: User, now: dt.datetime) -> Viewer:
-    """The viewer's industry and interests: profile skills and industry, recent rooms' topics."""
+    """The viewer's industry and interests: profile skills, topics of interest and industry,
+    recent rooms' topics."""
     profile = (
-        await session.execute(select(Profile.industry, Profile.skills).where(Profile.user_id == user.id))
+        await session.execute(
+            select(Profile.industry, Profile.skills, Profile.topics).where(
+                Profile.user_id == user.id
+            )
+        )
     ).one_or_none()
     industry, skills = (profile[0] or "", list(profile[1] or [])) if profile else ("", [])
+    skills += list(profile[2] or []) if profile else []
     joined = await session.scalars(
         select(Room.topics)
         .join(RoomParticipant, RoomParticipant.room_id == Room.id)
@@ -124,7 +138,9 @@ async def viewer_of(session: AsyncSession, user: User, now: dt.datetime) -> View
         .limit(50)
     )
     topics = [t for room_topics in joined.all() for t in (room_topics or [])]
-    return Viewer(industry=industry.strip().casefold(), interests=_fold([*skills, industry, *topics]))
+    return Viewer(
+        industry=industry.strip().casefold(), interests=_fold([*skills, industry, *topics])
+    )
 
 
 def _total(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -148,8 +164,6 @@ async def live_rooms(
     session: AsyncSession, user: User, now: dt.datetime, limit: int, viewer: Viewer | None = None
 ) -> list[RankedRoom]:
     """Live rooms the person may enter, best first, with listener and on-stage counts."""
-    from mitalk.rooms.service import room_info
-
     viewer = viewer or await viewer_of(session, user, now)
     present = RoomParticipant.presence == IN_ROOM
     on_stage = and_(present, RoomParticipant.role != "listener")
@@ -175,9 +189,13 @@ async def live_rooms(
     for room, listeners, speakers, n_connected, n_followed, host_industry in rows.all():
         started = room.started_at or room.created_at
         score = live_score(
-            connected_on_stage=int(n_connected), followed_on_stage=int(n_followed), topics=room.topics,
-            host_industry=host_industry, people=int(listeners) + int(speakers),
-            minutes_live=(now - started).total_seconds() / 60, viewer=viewer,
+            connected_on_stage=int(n_connected),
+            followed_on_stage=int(n_followed),
+            topics=room.topics,
+            host_industry=host_industry,
+            people=int(listeners) + int(speakers),
+            minutes_live=(now - started).total_seconds() / 60,
+            viewer=viewer,
         )
         ranked.append((score, started, room, int(listeners), int(speakers)))
     ranked.sort(key=lambda r: (-r[0], -r[1].timestamp(), r[2].id))
@@ -203,7 +221,13 @@ async def stage_people(
     if not room_ids:
         return {}
     rows = await session.execute(
-        select(RoomParticipant.room_id, RoomParticipant.user_id, RoomParticipant.role, Profile.name, Profile.avatar_hash)
+        select(
+            RoomParticipant.room_id,
+            RoomParticipant.user_id,
+            RoomParticipant.role,
+            Profile.name,
+            Profile.avatar_hash,
+        )
         .outerjoin(Profile, Profile.user_id == RoomParticipant.user_id)
         .where(
             RoomParticipant.room_id.in_(room_ids),
@@ -223,7 +247,12 @@ async def stage_people(
         shown = stages.setdefault(room_id, [])
         if len(shown) < HALLWAY_STAGE_SHOWN:
             shown.append(
-                StagePerson(user_id=user_id, name=name or "", avatar_url=avatar_url(user_id, avatar_hash), role=role)
+                StagePerson(
+                    user_id=user_id,
+                    name=name or "",
+                    avatar_url=avatar_url(user_id, avatar_hash),
+                    role=role,
+                )
             )
     return stages
 
@@ -232,8 +261,6 @@ async def upcoming_rooms(
     session: AsyncSession, user: User, now: dt.datetime, limit: int, viewer: Viewer | None = None
 ) -> list[UpcomingRoom]:
     """Scheduled rooms in the next week the person may enter, best first, with RSVPs."""
-    from mitalk.rooms.service import room_info
-
     viewer = viewer or await viewer_of(session, user, now)
     rsvps = (
         select(
@@ -267,14 +294,21 @@ async def upcoming_rooms(
     for room, n, mine, host_connected, host_followed, host_industry in rows.all():
         assert room.starts_at is not None
         score = upcoming_score(
-            host_connected=bool(host_connected), host_followed=bool(host_followed), topics=room.topics,
-            host_industry=host_industry, rsvps=int(n), rsvped=bool(mine),
-            hours_until=(room.starts_at - now).total_seconds() / 3600, viewer=viewer,
+            host_connected=bool(host_connected),
+            host_followed=bool(host_followed),
+            topics=room.topics,
+            host_industry=host_industry,
+            rsvps=int(n),
+            rsvped=bool(mine),
+            hours_until=(room.starts_at - now).total_seconds() / 3600,
+            viewer=viewer,
         )
         ranked.append((score, room, int(n), bool(mine)))
     ranked.sort(key=lambda r: (-r[0], r[1].starts_at, r[1].id))
     return [
-        UpcomingRoom(**room_info(room).model_dump(), rsvp_count=n, rsvped=mine, score=round(score, 4))
+        UpcomingRoom(
+            **room_info(room).model_dump(), rsvp_count=n, rsvped=mine, score=round(score, 4)
+        )
         for score, room, n, mine in ranked[:limit]
     ]
 

@@ -61,7 +61,7 @@ class RoomRsvp(Base):
 
 
 class RoomParticipant(Base):
-    """A person's place in a room; the row stays after they leave (role kept, removal remembered)."""
+    """A person's place in a room; the row stays after they leave (role kept, removal kept)."""
 
     __tablename__ = "room_participants"
     __table_args__ = (Index("ix_room_participants_room_presence", "room_id", "presence"),)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import User
 from mitalk.network.models import Follow, Profile
+from mitalk.notifications.models import Notification
 from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant, RoomRsvp
 from mitalk.rooms.visibility import room_visible_to
 
@@ -135,7 +136,9 @@ async def name_of(session: AsyncSession, user_id: str) -> str:
 async def face_of(session: AsyncSession, user_id: str) -> tuple[str, str | None]:
     """A person's profile name ('' if none) and avatar hash (None if none)."""
     row = (
-        await session.execute(select(Profile.name, Profile.avatar_hash).where(Profile.user_id == user_id))
+        await session.execute(
+            select(Profile.name, Profile.avatar_hash).where(Profile.user_id == user_id)
+        )
     ).first()
     return (row[0] or "", row[1]) if row else ("", None)
 
@@ -308,7 +311,9 @@ async def scheduled_rooms_hosted_by(session: AsyncSession, user_id: str) -> int:
     """How many scheduled (not yet started) rooms a person has."""
     return int(
         await session.scalar(
-            select(func.count()).select_from(Room).where(Room.host_id == user_id, Room.status == "scheduled")
+            select(func.count())
+            .select_from(Room)
+            .where(Room.host_id == user_id, Room.status == "scheduled")
         )
         or 0
     )
@@ -349,7 +354,9 @@ def rsvp_user_ids(room_id: str) -> Select[str]:
         select(RoomRsvp.user_id)
         .join(Room, Room.id == RoomRsvp.room_id)
         .join(User, User.id == RoomRsvp.user_id)
-        .where(RoomRsvp.room_id == room_id, User.status == "active", room_visible_to(RoomRsvp.user_id))
+        .where(
+            RoomRsvp.room_id == room_id, User.status == "active", room_visible_to(RoomRsvp.user_id)
+        )
     )
 
 
@@ -381,7 +388,9 @@ async def due_reminders(session: AsyncSession, before: dt.datetime, limit: int) 
     ).all()
 
 
-async def lapsed_rooms(session: AsyncSession, started_before: dt.datetime, limit: int) -> Sequence[Room]:
+async def lapsed_rooms(
+    session: AsyncSession, started_before: dt.datetime, limit: int
+) -> Sequence[Room]:
     """Scheduled rooms that should have started before ``started_before`` and never did."""
     return (
         await session.scalars(
@@ -392,3 +401,19 @@ async def lapsed_rooms(session: AsyncSession, started_before: dt.datetime, limit
             .with_for_update(skip_locked=True)
         )
     ).all()
+
+
+async def pings_since(session: AsyncSession, user_id: str, since: dt.datetime) -> int:
+    """How many people ``user_id`` pinged into rooms since a time (their ``pinged`` notices)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.kind == "pinged",
+                Notification.created_at >= since,
+                Notification.data["user_id"].as_string() == user_id,
+            )
+        )
+        or 0
+    )

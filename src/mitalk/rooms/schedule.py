@@ -25,6 +25,7 @@ import icalendar
 import structlog
 
 from mitalk.core.database import Database, unit_of_work
+from mitalk.core.messages import Message
 from mitalk.core.settings import Settings
 from mitalk.notifications.service import Kind, notify_many
 from mitalk.realtime.bus import EventBus
@@ -47,7 +48,9 @@ async def send_reminders(db: Database, settings: Settings, bus: EventBus, now: d
             minutes = max(0, round((room.starts_at - now).total_seconds() / 60))
             await notify_many(
                 session, bus, repo.rsvp_user_ids(room.id), Kind.room_reminder,
-                f"{room.title} starts in {minutes} min" if minutes else f"{room.title} starts now",
+                Message("notice.room_reminder", {"room": room.title, "count": minutes})
+                if minutes
+                else Message("notice.room_starts_now", {"room": room.title}),
                 f"room_reminder:{room.id}", now=now, data={"room_id": room.id},
             )
             room.reminded_at = now
@@ -79,7 +82,7 @@ async def run_worker(
         try:
             if await run_once(db, settings, bus, clock()) >= BATCH:
                 continue  # more are due: no pause
-        except Exception:  # noqa: BLE001 - keep going after a passing database error
+        except Exception:  # keep going after a passing database error
             log.exception("schedule_worker_error")
         try:
             await asyncio.wait_for(stop.wait(), interval)
@@ -103,7 +106,9 @@ def calendar_file(room: Room, url: str, now: dt.datetime) -> bytes:
     if room.topics:
         event.add("description", "Topics: " + ", ".join(room.topics))
     event.add("url", url)
-    event.add("status", "CANCELLED" if room.status == "ended" and room.started_at is None else "CONFIRMED")
+    event.add(
+        "status", "CANCELLED" if room.status == "ended" and room.started_at is None else "CONFIRMED"
+    )
     calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data

@@ -5,13 +5,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+
+from mitalk.core.errors import ErrorBody
+from mitalk.core.text import one_line
 
 Visibility = Literal["open", "social", "closed"]
 Role = Literal["moderator", "speaker", "listener"]
 RoomStatus = Literal["scheduled", "live", "ended"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+# One line each: no control characters, no bidirectional overrides (mitalk.core.text).
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(one_line),
+]
+Topic = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(one_line),
+]
 
 MAX_TOPICS = 5
 
@@ -32,7 +52,8 @@ class RoomCreate(BaseModel):
     topics: Annotated[list[Topic], Field(max_length=MAX_TOPICS)] = []
     visibility: Visibility = "open"
     starts_at: AwareDatetime | None = Field(
-        default=None, description="Schedule the room for this time (with a time zone) instead of opening it now."
+        default=None,
+        description="Schedule the room for this time (with a time zone) instead of opening it now.",
     )
 
 
@@ -49,7 +70,9 @@ class ParticipantOut(BaseModel):
 
     user_id: str
     name: str
-    avatar_url: str | None = Field(default=None, description="Their avatar (256x256 WebP), null when none.")
+    avatar_url: str | None = Field(
+        default=None, description="Their avatar (256x256 WebP), null when none."
+    )
     role: Role
     hand_raised: bool
     muted: bool
@@ -66,8 +89,12 @@ class RoomInfo(BaseModel):
     status: RoomStatus
     created_at: dt.datetime
     ended_at: dt.datetime | None
-    starts_at: dt.datetime | None = Field(default=None, description="When a scheduled room is meant to start.")
-    started_at: dt.datetime | None = Field(default=None, description="When it went live (null while scheduled).")
+    starts_at: dt.datetime | None = Field(
+        default=None, description="When a scheduled room is meant to start."
+    )
+    started_at: dt.datetime | None = Field(
+        default=None, description="When it went live (null while scheduled)."
+    )
 
 
 class RoomSummary(RoomInfo):
@@ -89,7 +116,9 @@ class StagePerson(BaseModel):
 class HallwayRoom(RoomSummary):
     """A live room in the hallway with the first people on its stage (moderators first)."""
 
-    speakers: list[StagePerson] = Field(default_factory=list, description=f"At most {HALLWAY_STAGE_SHOWN}.")
+    speakers: list[StagePerson] = Field(
+        default_factory=list, description=f"At most {HALLWAY_STAGE_SHOWN}."
+    )
 
 
 class RoomOut(RoomSummary):
@@ -97,7 +126,9 @@ class RoomOut(RoomSummary):
 
     seq: int
     participants: list[ParticipantOut]
-    rsvp_count: int = Field(default=0, description="How many people said they will come (scheduled rooms).")
+    rsvp_count: int = Field(
+        default=0, description="How many people said they will come (scheduled rooms)."
+    )
     rsvped: bool = Field(default=False, description="Whether you said you will come.")
 
 
@@ -161,3 +192,91 @@ class ModerationLogOut(BaseModel):
     """A room's moderation log, oldest first."""
 
     entries: list[ModerationEntryOut]
+
+
+# --- the room WebSocket's messages, both ways (room events are in events.py) ---------------
+
+Ref = Annotated[str, Field(max_length=64, description="Echoed back in the ack or error.")]
+
+
+# --- server to client ------------------------------------------------------------------------
+
+
+class SnapshotMessage(BaseModel):
+    """The room as it is after event ``seq``: replace your state with it; events follow."""
+
+    type: Literal["snapshot"] = "snapshot"
+    seq: int
+    room: RoomOut
+
+
+class ResumedMessage(BaseModel):
+    """Your state at ``after`` is still good: the events up to ``seq`` follow, then live ones."""
+
+    type: Literal["resumed"] = "resumed"
+    after: int
+    seq: int
+
+
+class ResyncMessage(BaseModel):
+    """Events you need are gone (too old, or you fell behind): drop your state; a snapshot comes."""
+
+    type: Literal["resync"] = "resync"
+    reason: Literal["gap_too_old", "ahead_of_room", "fell_behind", "missing_event"]
+
+
+class AckMessage(BaseModel):
+    """Your action with this ``ref`` was done; ``participant`` is your state after it."""
+
+    type: Literal["ack"] = "ack"
+    ref: str | None = None
+    participant: ParticipantOut | None = None
+
+
+class ErrorMessage(BaseModel):
+    """Your message (``ref``) failed, or the connection is refused (then it closes)."""
+
+    type: Literal["error"] = "error"
+    ref: str | None = None
+    error: ErrorBody
+
+
+class PongMessage(BaseModel):
+    """The answer to a ping."""
+
+    type: Literal["pong"] = "pong"
+    ref: str | None = None
+
+
+# --- client to server ------------------------------------------------------------------------
+
+
+class _ClientMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ref: Ref | None = None
+
+
+class PingMessage(_ClientMessage):
+    """Keep the connection alive; answered by ``pong``."""
+
+    type: Literal["ping"]
+
+
+class ActionMessage(_ClientMessage):
+    """Act on yourself in the room: the same rules and events as the HTTP routes."""
+
+    type: Literal["raise_hand", "lower_hand", "mute", "unmute", "leave"]
+
+
+ClientMessage = Annotated[PingMessage | ActionMessage, Field(discriminator="type")]
+client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+SERVER_MESSAGES: tuple[type[BaseModel], ...] = (
+    SnapshotMessage,
+    ResumedMessage,
+    ResyncMessage,
+    AckMessage,
+    ErrorMessage,
+    PongMessage,
+)

@@ -14,16 +14,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import User
-from mitalk.core.database import after_commit
-from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
+from mitalk.core.errors import RateLimited
+from mitalk.core.messages import Message
+from mitalk.core.ratelimit import RateLimiter
 from mitalk.core.settings import Settings
 from mitalk.network import repository as network_repo
-from mitalk.network.models import avatar_url
-from mitalk.realtime.bus import EventBus, contiguous
+from mitalk.network.service import require_name
+from mitalk.notifications.service import Kind, notify, notify_many
+from mitalk.realtime.bus import EventBus, contiguous, publish_after_commit
+from mitalk.realtime.events import EventBase
+from mitalk.rooms import hallway as ranking
 from mitalk.rooms import repository as repo
+from mitalk.rooms.errors import (
+    AlreadyOnStage,
+    CannotRemoveHost,
+    CannotRemoveModerator,
+    CannotRemoveSelf,
+    InvalidStartTime,
+    LastModerator,
+    ListenersCannotUnmute,
+    NotAFollower,
+    NotAModerator,
+    NotInRoom,
+    NotInvited,
+    NotOnStage,
+    NotTheHost,
+    RemovedFromRoom,
+    ResyncRequired,
+    RoomEnded,
+    RoomFull,
+    RoomNotFound,
+    RoomNotScheduled,
+    RoomNotStarted,
+    StageFull,
+    TargetIsModerator,
+    TargetNotInRoom,
+    TooManyLiveRooms,
+    TooManyPings,
+    TooManyScheduledRooms,
+    UserNotFound,
+)
 from mitalk.rooms.events import (
     Ended,
-    EventBase,
     HandLowered,
     HandRaised,
     Muted,
@@ -35,184 +67,23 @@ from mitalk.rooms.events import (
     StateEvent,
     Unmuted,
 )
-from mitalk.notifications.service import Kind, notify, notify_many
 from mitalk.rooms.models import ModerationAction, Room, RoomInvite, RoomParticipant
+from mitalk.rooms.presenters import participant_out, room_info, room_out
 from mitalk.rooms.repository import IN_ROOM, LEFT, REMOVED
+from mitalk.rooms.schedule import calendar_file
 from mitalk.rooms.schemas import (
     HallwayRoom,
     ParticipantOut,
     Role,
     RoomCreate,
-    RoomInfo,
     RoomOut,
-    RoomStatus,
-    RoomSummary,
     RsvpOut,
-    Visibility,
 )
 
 HALLWAY_SIZE = 50
 
 
-class RoomNotFound(NotFound):
-    code, message = "room_not_found", "There is no such room."
-
-
-class RoomEnded(Conflict):
-    code, message = "room_ended", "This room has ended."
-
-
-class NotInvited(Forbidden):
-    code, message = "not_invited", "This room is for invited people only."
-
-
-class RemovedFromRoom(Forbidden):
-    code, message = "removed_from_room", "A moderator removed you from this room."
-
-
-class NotInRoom(Conflict):
-    code, message = "not_in_room", "You are not in this room: join it first."
-
-
-class NotAModerator(Forbidden):
-    code, message = "not_a_moderator", "Only the room's moderators may do this."
-
-
-class TargetNotInRoom(Conflict):
-    code, message = "target_not_in_room", "That person is not in this room."
-
-
-class NotOnStage(Conflict):
-    code, message = "not_on_stage", "That person is not on stage."
-
-
-class ListenersCannotUnmute(Forbidden):
-    code, message = "listeners_cannot_unmute", "Listeners cannot be heard: ask to come on stage."
-
-
-class AlreadyOnStage(Conflict):
-    code, message = "already_on_stage", "You are on stage already: just speak."
-
-
-class TargetIsModerator(Conflict):
-    code, message = "target_is_moderator", "That person is a moderator."
-
-
-class LastModerator(Conflict):
-    code, message = "last_moderator", "You are the last moderator: make someone else one first."
-
-
-class CannotRemoveSelf(Conflict):
-    code, message = "cannot_remove_self", "You cannot remove yourself: leave the room instead."
-
-
-class CannotRemoveModerator(Forbidden):
-    code, message = "cannot_remove_moderator", "Only the room's host may remove a moderator."
-
-
-class RoomFull(Conflict):
-    code, message = "room_full", "This room is full."
-
-
-class StageFull(Conflict):
-    code, message = "stage_full", "The stage is full: move someone back first."
-
-
-class TooManyLiveRooms(Conflict):
-    code, message = (
-        "too_many_live_rooms",
-        "You host as many live rooms as one person may: end one first.",
-    )
-
-
-class RoomNotStarted(Conflict):
-    code, message = "room_not_started", "This room is scheduled: its host has not started it yet."
-
-
-class RoomNotScheduled(Conflict):
-    code, message = "room_not_scheduled", "Only scheduled rooms take RSVPs and can be started."
-
-
-class NotTheHost(Forbidden):
-    code, message = "not_the_host", "Only the room's host may do this."
-
-
-class InvalidStartTime(AppError):
-    status, code = 422, "invalid_start_time"
-    message = "A room can be scheduled from a minute ahead up to the scheduling limit."
-
-
-class TooManyScheduledRooms(Conflict):
-    code, message = (
-        "too_many_scheduled_rooms",
-        "You have as many scheduled rooms as one person may: start or cancel one first.",
-    )
-
-
-class ResyncRequired(AppError):
-    status, code = 409, "resync_required"
-    message = "Those events are no longer kept: fetch the room again."
-
-
-class UserNotFound(NotFound):
-    code, message = "user_not_found", "There is no such member."
-
-
 # --- reading ---------------------------------------------------------------------------------
-
-
-def room_status(room: Room) -> RoomStatus:
-    """A room's status as the API names it."""
-    if room.status in ("scheduled", "ended"):
-        return room.status  # type: ignore[return-value]
-    return "live"
-
-
-def room_info(room: Room) -> RoomInfo:
-    """What a room is, without its people."""
-    visibility: Visibility = room.visibility  # type: ignore[assignment]
-    return RoomInfo(
-        id=room.id,
-        title=room.title,
-        topics=list(room.topics),
-        visibility=visibility,
-        host_id=room.host_id,
-        status=room_status(room),
-        created_at=room.created_at,
-        ended_at=room.ended_at,
-        starts_at=room.starts_at,
-        started_at=room.started_at,
-    )
-
-
-def participant_out(row: RoomParticipant, name: str | None, avatar_hash: str | None = None) -> ParticipantOut:
-    """A participant as the API shows them."""
-    role: Role = row.role  # type: ignore[assignment]
-    return ParticipantOut(
-        user_id=row.user_id,
-        name=name or "",
-        avatar_url=avatar_url(row.user_id, avatar_hash),
-        role=role,
-        hand_raised=row.hand_raised,
-        muted=row.muted,
-    )
-
-
-async def room_out(session: AsyncSession, room: Room, viewer_id: str | None = None) -> RoomOut:
-    """A room with the people in it now, its sequence number, and its RSVPs."""
-    people = [
-        participant_out(p, name, avatar) for p, name, avatar in await repo.present_with_names(session, room.id)
-    ]
-    rsvp_count, rsvped = await repo.rsvps_of(session, room.id, viewer_id)
-    return RoomOut(
-        **room_info(room).model_dump(),
-        listener_count=sum(1 for p in people if p.role == "listener"),
-        speaker_count=sum(1 for p in people if p.role != "listener"),
-        seq=room.seq,
-        participants=people,
-        rsvp_count=rsvp_count,
-        rsvped=rsvped,
-    )
 
 
 async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> RoomParticipant | None:
@@ -220,7 +91,9 @@ async def _check_may_enter(session: AsyncSession, room: Room, user: User) -> Roo
     row = await repo.participant(session, room.id, user.id)
     # Blocked either way: the host's rooms do not exist for this person (404, not 403), even
     # the ones the block took them out of.
-    if room.host_id != user.id and await network_repo.is_blocked_between(session, room.host_id, user.id):
+    if room.host_id != user.id and await network_repo.is_blocked_between(
+        session, room.host_id, user.id
+    ):
         raise RoomNotFound()
     if row is not None and row.presence == REMOVED:
         raise RemovedFromRoom()
@@ -254,18 +127,16 @@ async def get_room(session: AsyncSession, room_id: str, user: User) -> RoomOut:
 
 async def hallway(session: AsyncSession, user: User, now: dt.datetime) -> list[HallwayRoom]:
     """Live rooms the person may enter, best first (the ranking of ``rooms.hallway``)."""
-    from mitalk.rooms import hallway as ranking
-
     return [
         HallwayRoom(**r.model_dump(exclude={"score"}))
         for r in await ranking.live_rooms(session, user, now, HALLWAY_SIZE)
     ]
 
 
-async def calendar(session: AsyncSession, room_id: str, user: User, base_url: str, now: dt.datetime) -> bytes:
+async def calendar(
+    session: AsyncSession, room_id: str, user: User, base_url: str, now: dt.datetime
+) -> bytes:
     """The room as an .ics calendar file, for people who may see it."""
-    from mitalk.rooms.schedule import calendar_file
-
     room = await visible_room(session, room_id, user)
     return calendar_file(room, f"{base_url.rstrip('/')}/#/room/{room.id}", now)
 
@@ -293,11 +164,7 @@ def _emit(
     """Number an event with the room's next seq and publish it once the transaction commits."""
     room.seq += 1
     event = event_type(room_id=room.id, seq=room.seq, at=now, **fields)
-
-    async def publish() -> None:
-        await bus.publish(event)
-
-    after_commit(session, publish)
+    publish_after_commit(session, bus, event)
     return event
 
 
@@ -337,6 +204,38 @@ async def _target(session: AsyncSession, room: Room, user_id: str) -> RoomPartic
     if row is None or row.presence != IN_ROOM:
         raise TargetNotInRoom()
     return row
+
+
+async def _acted_on(
+    session: AsyncSession, room_id: str, actor: User, user_id: str, *, or_self: bool
+) -> tuple[Room, RoomParticipant]:
+    """The live room (locked) and the row of the person a stage action is about.
+
+    A moderator acts on anyone in the room; with ``or_self`` anyone in it also acts on
+    themselves. The checks run in this order: live room, actor present, moderator, target present.
+    """
+    room = await _live_room(session, room_id)
+    actor_row = await _present(session, room, actor)
+    if or_self and user_id == actor.id:
+        return room, actor_row
+    if actor_row.role != "moderator":
+        raise NotAModerator()
+    return room, await _target(session, room, user_id)
+
+
+async def _record(
+    session: AsyncSession, room: Room, actor: User, action: str, user_id: str, now: dt.datetime,
+    *, logged: bool = True,
+) -> None:
+    """Write a stage action: its moderation log entry (unless someone acted on themselves)."""
+    if logged:
+        await repo.add_moderation(session, room.id, actor.id, action, user_id, now)
+    await session.flush()
+
+
+async def _shown(session: AsyncSession, row: RoomParticipant) -> ParticipantOut:
+    """The person an action was about, as the API shows them after it."""
+    return participant_out(row, *await repo.face_of(session, row.user_id))
 
 
 def _change_role(
@@ -399,7 +298,12 @@ def _check_live_limit(settings: Settings, live: int) -> None:
 
 
 async def _schedule(
-    session: AsyncSession, settings: Settings, host: User, body: RoomCreate, topics: list[str], now: dt.datetime
+    session: AsyncSession,
+    settings: Settings,
+    host: User,
+    body: RoomCreate,
+    topics: list[str],
+    now: dt.datetime,
 ) -> RoomOut:
     """Store a scheduled room: no people, no stage, no events until its host starts it."""
     assert body.starts_at is not None
@@ -407,9 +311,13 @@ async def _schedule(
     latest = now + dt.timedelta(days=settings.room_schedule_max_days)
     if not now + dt.timedelta(minutes=1) <= starts_at <= latest:
         raise InvalidStartTime(
-            f"starts_at must be at least a minute ahead and at most {settings.room_schedule_max_days} days ahead."
+            "starts_at must be at least a minute ahead and at most "
+            f"{settings.room_schedule_max_days} days ahead."
         )
-    if await repo.scheduled_rooms_hosted_by(session, host.id) >= settings.room_max_scheduled_per_host:
+    if (
+        await repo.scheduled_rooms_hosted_by(session, host.id)
+        >= settings.room_max_scheduled_per_host
+    ):
         raise TooManyScheduledRooms(
             f"You have {settings.room_max_scheduled_per_host} scheduled rooms, the most one person "
             "may: start or cancel one first."
@@ -430,19 +338,29 @@ async def _go_live(
         session, room.id, room.host_id, "moderator", muted=False, on_stage_seq=room.seq + 1, now=now
     )
     name, avatar = await repo.face_of(session, room.host_id)
-    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
+    _emit(
+        session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar)
+    )
     await network_repo.record_arrival(session, room.id, room.host_id, now)
     await session.flush()
     link = {"room_id": room.id, "user_id": room.host_id}
     await notify_many(
         session, bus, repo.followers_who_may_enter(room.id, room.host_id), Kind.room_started,
-        f"{name or 'Someone you follow'} started a room: {room.title}", f"room_started:{room.id}",
+        Message("notice.room_started", {"name": name, "room": room.title})
+        if name
+        else Message("notice.room_starting", {"room": room.title}),
+        f"room_started:{room.id}",
         now=now, data=link,
     )
 
 
 async def start_room(
-    session: AsyncSession, bus: EventBus, settings: Settings, room_id: str, user: User, now: dt.datetime
+    session: AsyncSession,
+    bus: EventBus,
+    settings: Settings,
+    room_id: str,
+    user: User,
+    now: dt.datetime,
 ) -> RoomOut:
     """The host starts a scheduled room: it goes live like a room opened now, and the people
     who RSVP'd are told (in-app; by text too with ``MITALK_ROOM_START_SMS``)."""
@@ -462,7 +380,7 @@ async def start_room(
     await _go_live(session, bus, settings, room, now)
     await notify_many(
         session, bus, repo.rsvp_user_ids(room.id), Kind.room_starting,
-        f"{room.title} is starting now", f"room_starting:{room.id}", now=now,
+        Message("notice.room_starting", {"room": room.title}), f"room_starting:{room.id}", now=now,
         data={"room_id": room.id}, sms=settings.room_start_sms,
     )
     return await room_out(session, room, user.id)
@@ -494,10 +412,18 @@ async def join(
     user: User,
     now: dt.datetime,
 ) -> RoomOut:
-    """Enter a room as a listener, or with the role held before; joining twice changes nothing."""
+    """Enter a room as a listener, or with the role held before; on stage, always muted.
+
+    Joining again while in the room (a page reopened after the browser closed) changes nothing
+    but that: whatever the last client did, nobody is live without a tap of their own.
+    """
     room = await _live_room(session, room_id)
     row = await _check_may_enter(session, room, user)
     if row is not None and row.presence == IN_ROOM:
+        if row.role != "listener" and not row.muted:
+            row.muted = True
+            _emit(session, bus, room, Muted, now, user_id=user.id, by=user.id)
+            await session.flush()
         return await room_out(session, room, user.id)
     if await repo.count_present(session, room.id) >= settings.room_max_participants:
         raise RoomFull(f"This room is full ({settings.room_max_participants} people).")
@@ -507,8 +433,11 @@ async def join(
         )
     else:
         row.presence, row.hand_raised, row.joined_at = IN_ROOM, False, now
+        row.muted = True  # back on stage, but not live until they unmute themselves
     name, avatar = await repo.face_of(session, user.id)
-    _emit(session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar))
+    _emit(
+        session, bus, room, ParticipantJoined, now, participant=participant_out(row, name, avatar)
+    )
     await network_repo.record_arrival(session, room.id, user.id, now)
     await session.flush()
     return await room_out(session, room, user.id)
@@ -578,6 +507,8 @@ async def set_hand(
     row = await _present(session, room, user)
     if raised and row.role != "listener":
         raise AlreadyOnStage()
+    if raised and not row.hand_raised:
+        await require_name(session, user.id)
     if row.hand_raised != raised:
         row.hand_raised = raised
         _emit(session, bus, room, HandRaised if raised else HandLowered, now, user_id=user.id)
@@ -595,34 +526,28 @@ async def bring_on_stage(
     now: dt.datetime,
 ) -> ParticipantOut:
     """A moderator makes a listener a speaker (muted until they unmute themselves)."""
-    room = await _live_room(session, room_id)
-    await _moderator(session, room, moderator)
-    row = await _target(session, room, user_id)
+    room, row = await _acted_on(session, room_id, moderator, user_id, or_self=False)
     if row.role == "listener":
         if await repo.count_present(session, room.id, on_stage=True) >= settings.room_max_on_stage:
             raise StageFull(f"The stage is full ({settings.room_max_on_stage} people).")
         _change_role(session, bus, room, row, "speaker", moderator.id, now)
-        await repo.add_moderation(session, room.id, moderator.id, "bring_on_stage", user_id, now)
-        await session.flush()
+        await _record(session, room, moderator, "bring_on_stage", user_id, now)
         # One notice per stage entry (the room's seq numbers it): coming back later is news again.
         await notify(
-            session, bus, user_id, Kind.brought_on_stage, f"You are on stage in {room.title}",
+            session, bus, user_id, Kind.brought_on_stage,
+            Message("notice.brought_on_stage", {"room": room.title}),
             f"on_stage:{room.id}:{user_id}:{room.seq}", now=now,
             data={"room_id": room.id, "user_id": moderator.id},
         )
-    return participant_out(row, *await repo.face_of(session, user_id))
+    return await _shown(session, row)
 
 
 async def move_off_stage(
     session: AsyncSession, bus: EventBus, room_id: str, actor: User, user_id: str, now: dt.datetime
 ) -> ParticipantOut:
     """A moderator moves a speaker back to the audience, or someone steps down themselves."""
-    room = await _live_room(session, room_id)
-    actor_row = await _present(session, room, actor)
+    room, row = await _acted_on(session, room_id, actor, user_id, or_self=True)
     stepping_down = user_id == actor.id
-    if not stepping_down and actor_row.role != "moderator":
-        raise NotAModerator()
-    row = actor_row if stepping_down else await _target(session, room, user_id)
     if row.role == "moderator":
         if not stepping_down:
             raise TargetIsModerator("That person is a moderator: they may step down themselves.")
@@ -630,10 +555,10 @@ async def move_off_stage(
             raise LastModerator()
     if row.role != "listener":
         _change_role(session, bus, room, row, "listener", actor.id, now)
-        if not stepping_down:
-            await repo.add_moderation(session, room.id, actor.id, "move_off_stage", user_id, now)
-        await session.flush()
-    return participant_out(row, *await repo.face_of(session, user_id))
+        await _record(
+            session, room, actor, "move_off_stage", user_id, now, logged=not stepping_down
+        )
+    return await _shown(session, row)
 
 
 async def make_moderator(
@@ -645,37 +570,27 @@ async def make_moderator(
     now: dt.datetime,
 ) -> ParticipantOut:
     """A moderator makes a speaker a moderator too."""
-    room = await _live_room(session, room_id)
-    await _moderator(session, room, moderator)
-    row = await _target(session, room, user_id)
+    room, row = await _acted_on(session, room_id, moderator, user_id, or_self=False)
     if row.role == "listener":
         raise NotOnStage("Bring them on stage first: only speakers can become moderators.")
     if row.role == "speaker":
         _change_role(session, bus, room, row, "moderator", moderator.id, now)
-        await repo.add_moderation(session, room.id, moderator.id, "make_moderator", user_id, now)
-        await session.flush()
-    return participant_out(row, *await repo.face_of(session, user_id))
+        await _record(session, room, moderator, "make_moderator", user_id, now)
+    return await _shown(session, row)
 
 
 async def mute(
     session: AsyncSession, bus: EventBus, room_id: str, actor: User, user_id: str, now: dt.datetime
 ) -> ParticipantOut:
     """A moderator mutes someone on stage; anyone on stage may mute themselves."""
-    room = await _live_room(session, room_id)
-    actor_row = await _present(session, room, actor)
-    own = user_id == actor.id
-    if not own and actor_row.role != "moderator":
-        raise NotAModerator()
-    row = actor_row if own else await _target(session, room, user_id)
+    room, row = await _acted_on(session, room_id, actor, user_id, or_self=True)
     if row.role == "listener":
         raise NotOnStage("Listeners are never heard: there is nothing to mute.")
     if not row.muted:
         row.muted = True
         _emit(session, bus, room, Muted, now, user_id=user_id, by=actor.id)
-        if not own:
-            await repo.add_moderation(session, room.id, actor.id, "mute", user_id, now)
-        await session.flush()
-    return participant_out(row, *await repo.face_of(session, user_id))
+        await _record(session, room, actor, "mute", user_id, now, logged=user_id != actor.id)
+    return await _shown(session, row)
 
 
 async def unmute_self(
@@ -687,10 +602,25 @@ async def unmute_self(
     if row.role == "listener":
         raise ListenersCannotUnmute()
     if row.muted:
+        await require_name(session, user.id)
         row.muted = False
         _emit(session, bus, room, Unmuted, now, user_id=user.id)
         await session.flush()
     return participant_out(row, *await repo.face_of(session, user.id))
+
+
+async def count_action(limiter: RateLimiter, settings: Settings, user: User) -> None:
+    """Count one room action that fans out to a room; ``rate_limited`` (429) past the minute's
+    allowance (``MITALK_ROOM_ACTIONS_PER_MINUTE`` per account, across rooms)."""
+    allowance = settings.room_actions_per_minute
+    try:
+        await limiter.hit("room-action", user.id, allowance, 60)
+    except RateLimited as exc:
+        raise RateLimited(
+            exc.retry_after,
+            f"Too many room actions (at most {allowance} a minute, each reaches everyone in "
+            f"the room). Try again in {exc.retry_after} seconds.",
+        ) from exc
 
 
 async def remove(
@@ -701,12 +631,16 @@ async def remove(
     user_id: str,
     now: dt.datetime,
 ) -> None:
-    """A moderator removes someone; they cannot come back. Only the host removes moderators."""
+    """A moderator removes someone; they cannot come back. Only the host removes moderators,
+    and nobody removes the host: stepping down to the audience (or leaving and coming back)
+    keeps the creator's room theirs."""
     room = await _live_room(session, room_id)
     await _moderator(session, room, moderator)
     if user_id == moderator.id:
         raise CannotRemoveSelf()
     row = await _target(session, room, user_id)
+    if user_id == room.host_id:
+        raise CannotRemoveHost()
     if row.role == "moderator" and moderator.id != room.host_id:
         raise CannotRemoveModerator()
     await _put_out(session, bus, room, row, moderator.id, now)
@@ -715,7 +649,12 @@ async def remove(
 
 
 async def _put_out(
-    session: AsyncSession, bus: EventBus, room: Room, row: RoomParticipant, by: str, now: dt.datetime
+    session: AsyncSession,
+    bus: EventBus,
+    room: Room,
+    row: RoomParticipant,
+    by: str,
+    now: dt.datetime,
 ) -> None:
     """Take someone out of a room for good: ``room.removed`` closes their socket and audio."""
     row.presence, row.hand_raised, row.muted, row.on_stage_seq = REMOVED, False, True, None
@@ -749,6 +688,42 @@ async def part_after_block(
         await leave(session, bus, room_id, blocker, now)
     await repo.drop_invites_and_rsvps(session, blocker.id, blocked_id)
     await repo.drop_invites_and_rsvps(session, blocked_id, blocker.id)
+
+
+PINGS_PER_HOUR = 30
+
+
+async def ping(
+    session: AsyncSession, bus: EventBus, room_id: str, user: User, user_id: str,
+    now: dt.datetime,
+) -> bool:
+    """Ask one of your followers into the room you are in (a notice linking to it, once per
+    room and person); in a social or closed room that also invites them. True when sent now.
+    """
+    room = await _live_room(session, room_id)
+    me = await _present(session, room, user)
+    if room.visibility != "open" and me.role != "moderator":
+        # A social or closed room is entered by invitation, which only moderators give.
+        raise NotAModerator("In a room that is not open, only moderators may ping people in.")
+    if user_id == user.id or not await network_repo.follows(session, user_id, user.id):
+        raise NotAFollower()
+    target = await accounts_repo.user_by_id(session, user_id)
+    if target is None or target.status != "active":
+        raise NotAFollower()
+    if await network_repo.is_blocked_between(session, user.id, user_id):
+        raise NotAFollower()
+    await require_name(session, user.id)
+    if await repo.pings_since(session, user.id, now - dt.timedelta(hours=1)) >= PINGS_PER_HOUR:
+        raise TooManyPings()
+    if room.visibility != "open":
+        await repo.add_invite(session, room.id, user_id, user.id, now)
+    name, _ = await repo.face_of(session, user.id)
+    sent = await notify(
+        session, bus, user_id, Kind.pinged,
+        Message("notice.pinged", {"name": name, "room": room.title}),
+        f"ping:{room.id}:{user_id}", now=now, data={"room_id": room.id, "user_id": user.id},
+    )
+    return sent is not None
 
 
 async def invite(

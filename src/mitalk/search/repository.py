@@ -8,9 +8,22 @@ A/B/C weights of the generated vector (name, then work, then tags).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, column, exists, func, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import User
@@ -47,11 +60,15 @@ def tsquery(terms: Sequence[str], scoped: Sequence[tuple[str, Sequence[str]]] = 
     return " & ".join(parts)
 
 
-def _json_has(session: AsyncSession, column: SQLColumnExpression[list[str]], value: str) -> ColumnElement[bool]:
+def _json_has(
+    session: AsyncSession, column: SQLColumnExpression[list[str]], value: str
+) -> ColumnElement[bool]:
     """Whether a JSON list column holds ``value`` (compared case-insensitively)."""
     fn = func.json_each if _is_sqlite(session) else func.json_array_elements_text
     items = fn(column).table_valued("value").alias("item")
-    return exists(select(1).select_from(items).where(func.lower(items.c.value) == func.lower(value)))
+    return exists(
+        select(1).select_from(items).where(func.lower(items.c.value) == func.lower(value))
+    )
 
 
 async def search_people(
@@ -81,7 +98,10 @@ async def search_people(
         stmt = (
             select(Profile)
             .where(vector.op("@@")(query))
-            .order_by(func.ts_rank(literal_column(f"'{_TS_WEIGHTS}'::float4[]"), vector, query).desc(), Profile.user_id)
+            .order_by(
+                func.ts_rank(literal_column(f"'{_TS_WEIGHTS}'::float4[]"), vector, query).desc(),
+                Profile.user_id,
+            )
         )
     filters: list[ColumnElement[bool]] = [
         Profile.user_id != viewer_id,
@@ -112,7 +132,11 @@ def _rooms_statement(session: AsyncSession, viewer_id: str, terms: Sequence[str]
         stmt = (
             select(Room)
             .where(vector.op("@@")(query))
-            .order_by(func.ts_rank(literal_column(f"'{_TS_WEIGHTS}'::float4[]"), vector, query).desc(), Room.created_at.desc(), Room.id)
+            .order_by(
+                func.ts_rank(literal_column(f"'{_TS_WEIGHTS}'::float4[]"), vector, query).desc(),
+                Room.created_at.desc(),
+                Room.id,
+            )
         )
     return stmt.where(Room.status.in_(("live", "scheduled")), room_visible_to(viewer_id))
 
@@ -142,3 +166,16 @@ async def explain_people(session: AsyncSession, viewer_id: str, terms: Sequence[
     prefix = "EXPLAIN QUERY PLAN " if _is_sqlite(session) else "EXPLAIN "
     rows = await session.execute(text(prefix + str(compiled)))
     return "\n".join(" ".join(str(c) for c in row) for row in rows.all())
+
+
+async def recent_room_topics(
+    session: AsyncSession, since: dt.datetime, rooms: int
+) -> Sequence[list[str]]:
+    """The topics of the newest open rooms created since ``since`` (at most ``rooms`` rooms)."""
+    rows = await session.scalars(
+        select(Room.topics)
+        .where(Room.visibility == "open", Room.created_at >= since)
+        .order_by(Room.created_at.desc())
+        .limit(rooms)
+    )
+    return [list(topics or []) for topics in rows.all()]

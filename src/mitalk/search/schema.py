@@ -29,22 +29,32 @@ def _fts(table: str, content: str, columns: tuple[str, ...]) -> list[str]:
     old = ", ".join(f"old.{c}" for c in columns)
     return [
         # prefix='2 3': short type-ahead prefixes are answered from their own index.
-        f"CREATE VIRTUAL TABLE {table} USING fts5({cols}, content='{content}', "
-        f"content_rowid='rowid', tokenize='unicode61', prefix='2 3')",
-        f"CREATE TRIGGER {table}_ai AFTER INSERT ON {content} BEGIN "
-        f"INSERT INTO {table}(rowid, {cols}) VALUES (new.rowid, {new}); END",
-        f"CREATE TRIGGER {table}_ad AFTER DELETE ON {content} BEGIN "
-        f"INSERT INTO {table}({table}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); END",
-        f"CREATE TRIGGER {table}_au AFTER UPDATE OF {cols} ON {content} BEGIN "
-        f"INSERT INTO {table}({table}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); "
-        f"INSERT INTO {table}(rowid, {cols}) VALUES (new.rowid, {new}); END",
+        (
+            f"CREATE VIRTUAL TABLE {table} USING fts5({cols}, content='{content}', "
+            f"content_rowid='rowid', tokenize='unicode61', prefix='2 3')"
+        ),
+        (
+            f"CREATE TRIGGER {table}_ai AFTER INSERT ON {content} BEGIN "
+            f"INSERT INTO {table}(rowid, {cols}) VALUES (new.rowid, {new}); END"
+        ),
+        (
+            f"CREATE TRIGGER {table}_ad AFTER DELETE ON {content} BEGIN "
+            f"INSERT INTO {table}({table}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); END"
+        ),
+        (
+            f"CREATE TRIGGER {table}_au AFTER UPDATE OF {cols} ON {content} BEGIN "
+            f"INSERT INTO {table}({table}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); "
+            f"INSERT INTO {table}(rowid, {cols}) VALUES (new.rowid, {new}); END"
+        ),
         f"INSERT INTO {table}({table}) VALUES ('rebuild')",
     ]
 
 
 def sqlite_create() -> list[str]:
     """Statements that create (and fill) the FTS5 indexes and their triggers."""
-    return _fts("search_people", "profiles", PEOPLE_COLUMNS) + _fts("search_rooms", "rooms", ROOM_COLUMNS)
+    return _fts("search_people", "profiles", PEOPLE_COLUMNS) + _fts(
+        "search_rooms", "rooms", ROOM_COLUMNS
+    )
 
 
 def sqlite_drop() -> list[str]:
@@ -60,7 +70,8 @@ _PEOPLE_VECTOR = (
     "setweight(to_tsvector('simple'::regconfig, coalesce(name, '')), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, coalesce(company, '') || ' ' || coalesce(role, '') "
     "|| ' ' || coalesce(headline, '')), 'B') || "
-    "setweight(to_tsvector('simple'::regconfig, coalesce(industry, '') || ' ' || coalesce(skills::text, '') "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(industry, '') || ' ' "
+    "|| coalesce(skills::text, '') "
     "|| ' ' || coalesce(open_to::text, '')), 'C')"
 )
 _ROOMS_VECTOR = (
@@ -72,9 +83,15 @@ _ROOMS_VECTOR = (
 def postgres_create() -> list[str]:
     """Statements that add the generated tsvector columns and their GIN indexes."""
     return [
-        f"ALTER TABLE profiles ADD COLUMN {SEARCH_COLUMN} tsvector GENERATED ALWAYS AS ({_PEOPLE_VECTOR}) STORED",
+        (
+            f"ALTER TABLE profiles ADD COLUMN {SEARCH_COLUMN} tsvector "
+            f"GENERATED ALWAYS AS ({_PEOPLE_VECTOR}) STORED"
+        ),
         f"CREATE INDEX ix_profiles_search ON profiles USING gin ({SEARCH_COLUMN})",
-        f"ALTER TABLE rooms ADD COLUMN {SEARCH_COLUMN} tsvector GENERATED ALWAYS AS ({_ROOMS_VECTOR}) STORED",
+        (
+            f"ALTER TABLE rooms ADD COLUMN {SEARCH_COLUMN} tsvector "
+            f"GENERATED ALWAYS AS ({_ROOMS_VECTOR}) STORED"
+        ),
         f"CREATE INDEX ix_rooms_search ON rooms USING gin ({SEARCH_COLUMN})",
     ]
 
@@ -91,7 +108,10 @@ def postgres_drop() -> list[str]:
 
 def is_search_object(
     name: str | None,
-    type_: Literal["schema", "table", "column", "index", "unique_constraint", "foreign_key_constraint"] | str,
+    type_: Literal[
+        "schema", "table", "column", "index", "unique_constraint", "foreign_key_constraint"
+    ]
+    | str,
 ) -> bool:
     """Whether a reflected object belongs to the search indexes (the models do not declare them)."""
     if name is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from mitalk.network.schemas import PersonOut
 from mitalk.rooms.schemas import RoomStatus, Visibility
 
 
@@ -47,3 +49,18 @@ class RoomResults(BaseModel):
 
     rooms: list[RoomHit]
     next_offset: int | None
+
+
+class SuggestedPerson(BaseModel):
+    """Someone to follow, and why: in your contacts, or sharing your topics (which ones)."""
+
+    person: PersonOut
+    via: Literal["contacts", "topics"]
+    topics: list[str] = Field(description="Your topics of interest their profile speaks of.")
+
+
+class SuggestionsOut(BaseModel):
+    """What onboarding offers: topics people talk about, and people to follow."""
+
+    topics: list[str] = Field(description="Topics of open rooms of the last 30 days, most first.")
+    people: list[SuggestedPerson]

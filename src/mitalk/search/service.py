@@ -9,14 +9,25 @@ and all of them must match. No words and no filters: no results (not an error).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import User
-from mitalk.rooms.service import room_status
+from mitalk.network import repository as network_repo
+from mitalk.network import service as network
+from mitalk.rooms.presenters import room_status
 from mitalk.search import repository as repo
-from mitalk.search.schemas import PeopleResults, PersonHit, RoomHit, RoomResults
+from mitalk.search.schemas import (
+    PeopleResults,
+    PersonHit,
+    RoomHit,
+    RoomResults,
+    SuggestedPerson,
+    SuggestionsOut,
+)
 
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 40
@@ -47,10 +58,18 @@ async def people(
 ) -> PeopleResults:
     """Members matching the words and filters, best first."""
     terms = terms_of(q)
-    exact = {k: v.strip() for k, v in (("skill", skill), ("industry", industry), ("open_to", open_to)) if v and v.strip()}
+    exact = {
+        k: v.strip()
+        for k, v in (("skill", skill), ("industry", industry), ("open_to", open_to))
+        if v and v.strip()
+    }
     # Filters also narrow through the full-text index (as column-scoped phrases), then the exact
     # comparison decides: "go" as a skill must not match "Google" in the company name.
-    scoped = [(name, terms_of(exact[key])) for key, name in (("skill", "skills"), ("industry", "industry"), ("open_to", "open_to")) if key in exact]
+    scoped = [
+        (name, terms_of(exact[key]))
+        for key, name in (("skill", "skills"), ("industry", "industry"), ("open_to", "open_to"))
+        if key in exact
+    ]
     if not terms and not any(words for _, words in scoped):
         return PeopleResults(people=[], next_offset=None)
     rows = await repo.search_people(session, viewer.id, terms, scoped, exact, limit + 1, offset)
@@ -66,7 +85,9 @@ async def people(
     )
 
 
-async def rooms(session: AsyncSession, viewer: User, q: str | None, limit: int, offset: int) -> RoomResults:
+async def rooms(
+    session: AsyncSession, viewer: User, q: str | None, limit: int, offset: int
+) -> RoomResults:
     """Live and scheduled rooms the viewer may enter matching the words, best first."""
     terms = terms_of(q)
     if not terms:
@@ -75,10 +96,61 @@ async def rooms(session: AsyncSession, viewer: User, q: str | None, limit: int, 
     return RoomResults(
         rooms=[
             RoomHit(
-                id=r.id, title=r.title, topics=list(r.topics), visibility=r.visibility,
-                host_id=r.host_id, status=room_status(r), starts_at=r.starts_at, created_at=r.created_at,
+                id=r.id,
+                title=r.title,
+                topics=list(r.topics),
+                visibility=r.visibility,
+                host_id=r.host_id,
+                status=room_status(r),
+                starts_at=r.starts_at,
+                created_at=r.created_at,
             )
             for r in rows[:limit]
         ],
         next_offset=_page(len(rows), limit, offset),
     )
+
+
+SUGGESTED_PEOPLE = 20
+SUGGESTED_TOPICS = 12
+TOPIC_ROOMS_SCANNED = 500
+PER_TOPIC = 10
+
+
+async def suggestions(
+    session: AsyncSession, key: bytes, is_sqlite: bool, viewer: User, now: dt.datetime
+) -> SuggestionsOut:
+    """Topics people talk about, and people to follow: contacts already inside first, then
+    members whose profile speaks of your topics of interest (most shared first).
+
+    Never yourself, anyone you follow already, or anyone blocked either way.
+    """
+    counts: Counter[str] = Counter()
+    written: dict[str, str] = {}
+    since = now - dt.timedelta(days=30)
+    for topics in await repo.recent_room_topics(session, since, TOPIC_ROOMS_SCANNED):
+        for topic in topics:
+            written.setdefault(topic.casefold(), topic)
+            counts[topic.casefold()] += 1
+    popular = [written[k] for k, _ in counts.most_common(SUGGESTED_TOPICS)]
+
+    skip = await network_repo.followee_ids(session, viewer.id) | {viewer.id}
+    chosen: dict[str, SuggestedPerson] = {}
+    contacts = await network.contacts_inside(session, key, is_sqlite, viewer, SUGGESTED_PEOPLE)
+    for face in await network.people_out(session, [i for i in contacts if i not in skip]):
+        chosen[face.id] = SuggestedPerson(person=face, via="contacts", topics=[])
+
+    profile = await network_repo.profile_of(session, viewer.id)
+    shared: dict[str, list[str]] = {}
+    for topic in list(profile.topics or [])[:10] if profile else []:
+        terms = terms_of(topic)
+        if not terms:
+            continue
+        for hit in await repo.search_people(session, viewer.id, terms, [], {}, PER_TOPIC, 0):
+            if hit.user_id not in skip and hit.user_id not in chosen:
+                shared.setdefault(hit.user_id, []).append(topic)
+    ranked = sorted(shared, key=lambda uid: (-len(shared[uid]), uid))
+    room = SUGGESTED_PEOPLE - len(chosen)
+    for face in await network.people_out(session, ranked[: max(room, 0)]):
+        chosen[face.id] = SuggestedPerson(person=face, via="topics", topics=shared[face.id])
+    return SuggestionsOut(topics=popular, people=list(chosen.values()))

@@ -4,9 +4,9 @@ Files that exist are served as they are; any other path that is not the API's an
 ``index.html`` (the client routes it). Hashed build assets are cached for a year; the shell
 (``index.html``, the service worker, the manifest) is revalidated on every load so a new
 release reaches people at once. Browsers that take gzip get the copies the build compressed
-once (``name.js.gz``), never compressed per request. Every page carries a strict Content-Security-Policy: the
-build has no inline script, and the only places it talks to are this origin's API and its
-WebSockets.
+once (``name.js.gz``), never compressed per request. Every page carries a strict
+Content-Security-Policy: the build has no inline script, and the only places it talks to are
+this origin's API and its WebSockets.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
-CONTENT_SECURITY_POLICY = "; ".join(
+CONTENT_SECURITY_POLICY = "; ".join(  # noqa: FLY002 - one directive a line reads better
     (
         "default-src 'self'",
         "script-src 'self'",
@@ -82,6 +82,56 @@ def _send(path: Path, root: Path, request: Request) -> FileResponse:
         headers["Content-Encoding"] = "gzip"
         return FileResponse(compressed, headers=headers, media_type=_media_type(path))
     return FileResponse(path, headers=headers, media_type=_media_type(path))
+
+
+# The interactive API docs: Swagger UI from the client's build (web/dist/apidocs/, copied from
+# the swagger-ui-dist package), never a script from another origin. Swagger UI styles its
+# elements with style attributes, so this page alone allows inline styles; no inline script.
+API_DOCS_CSP = "; ".join(  # noqa: FLY002
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Mi Talk API</title>
+<link rel="stylesheet" href="/apidocs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/apidocs/swagger-ui-bundle.js"></script>
+<script src="/apidocs/init.js"></script>
+</body>
+</html>
+"""
+
+
+def api_docs_router(web_dir: Path) -> APIRouter:
+    """``GET /api/docs``: the interactive API docs, with assets served by this app."""
+    router = APIRouter(include_in_schema=False)
+    bundle = web_dir.resolve() / "apidocs" / "swagger-ui-bundle.js"
+
+    @router.get("/api/docs")
+    async def api_docs() -> Response:
+        if not bundle.is_file():
+            return PlainTextResponse(NOT_BUILT, status_code=503)
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": API_DOCS_CSP}
+        headers["Cache-Control"] = REVALIDATE
+        return Response(API_DOCS_PAGE, media_type="text/html", headers=headers)
+
+    return router
 
 
 def router_for(web_dir: Path) -> APIRouter:

@@ -9,7 +9,7 @@ import structlog
 
 from mitalk.accounts.sms import SmsError, SmsSender
 from mitalk.core.database import Database, unit_of_work, utcnow
-from mitalk.network import repository as repo
+from mitalk.notifications import repository as repo
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,13 @@ async def deliver_due(db: Database, sms: SmsSender, batch: int = 500) -> int:
                 tries = attempts.get(notice_id, MAX_ATTEMPTS)
                 retry_at = utcnow() + retry_delay(tries) if tries < MAX_ATTEMPTS else None
                 await repo.mark_sms_failed(session, notice_id, retry_at)
-                log.warning("sms_failed", notice=notice_id, attempts=tries, retry=retry_at is not None, error=error)
+                log.warning(
+                    "sms_failed",
+                    notice=notice_id,
+                    attempts=tries,
+                    retry=retry_at is not None,
+                    error=error,
+                )
     return len(sent)
 
 
@@ -64,13 +70,15 @@ async def drain(db: Database, sms: SmsSender, batch: int = 500) -> int:
     return total
 
 
-async def run_worker(db: Database, sms: SmsSender, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+async def run_worker(
+    db: Database, sms: SmsSender, stop: asyncio.Event, idle_seconds: float = 1.0
+) -> None:
     """Deliver until ``stop`` is set, polling every ``idle_seconds`` when there is nothing to do."""
     while not stop.is_set():
         try:
             if await deliver_due(db, sms):
                 continue
-        except Exception:  # noqa: BLE001 - keep delivering after a passing database error
+        except Exception:  # keep delivering after a passing database error
             log.exception("sms_worker_error")
         try:
             await asyncio.wait_for(stop.wait(), idle_seconds)

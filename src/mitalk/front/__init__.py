@@ -1,0 +1,1 @@
+"""The front door on the internet: TLS in front of the API (a managed Caddy)."""

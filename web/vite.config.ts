@@ -1,6 +1,6 @@
 /// <reference types="vitest/config" />
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { defineConfig, type Plugin } from "vite";
 
 const THEME = "#1b4d3e";
@@ -55,10 +55,32 @@ function pwa(): Plugin {
   };
 }
 
+/**
+ * The API docs' assets (`mitalk serve` answers /api/docs with a page that loads them): Swagger
+ * UI from the swagger-ui-dist package and our starter, copied into dist/apidocs/ so the docs
+ * run no script from another origin. Outside the bundle, so the service worker never
+ * precaches them.
+ */
+function apiDocs(): Plugin {
+  return {
+    name: "mitalk-api-docs",
+    apply: "build",
+    closeBundle() {
+      const out = new URL("./dist/apidocs/", import.meta.url);
+      mkdirSync(out, { recursive: true });
+      const swagger = new URL("./node_modules/swagger-ui-dist/", import.meta.url);
+      for (const name of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
+        copyFileSync(new URL(name, swagger), new URL(name, out));
+      }
+      copyFileSync(new URL("./apidocs/init.js", import.meta.url), new URL("init.js", out));
+    },
+  };
+}
+
 export default defineConfig({
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: { outDir: "dist", emptyOutDir: true, target: "es2020", sourcemap: false, modulePreload: { polyfill: false } },
-  plugins: [pwa()],
+  plugins: [pwa(), apiDocs()],
   server: {
     proxy: { "/api": { target: process.env.MITALK_DEV_API ?? "http://127.0.0.1:8600", ws: true } },
   },

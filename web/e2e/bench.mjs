@@ -227,6 +227,9 @@ async function measureJoins(b, roomId, reps) {
     await b.page.evaluate(() => window.__bench.disarm());
     await b.tap('leave-room', 'the leave button');
     await b.until("B's page to hang up", async () => (await b.inboundAudio(50)).streams === 0);
+    // Leaving ends on the room's "people you met" page once the server confirmed: go to the
+    // hallway only after that, or the late navigation takes B away from it again.
+    await b.until("B's page to show the people met", () => b.page.evaluate(() => location.hash.startsWith('#/met/')));
     await b.tap('nav-hallway', 'the hallway tab');
   }
   return joins;
@@ -245,7 +248,7 @@ async function measureStageMoves(a, b, roomId, bId, reps) {
     await b.page.evaluate(() => window.__bench.arm({ fresh: true }));
     await a.page.evaluate(() => window.__bench.arm({ fresh: false }));
     const call = await a.page.evaluate(async ({ room, user }) => {
-      const csrf = (document.cookie.match(/(?:^|;\s*)mitalk_csrf=([^;]*)/) || [])[1] || '';
+      const csrf = (document.cookie.match(/(?:^|;\s*)(?:__Host-)?mitalk_csrf=([^;]*)/) || [])[1] || '';
       const start = performance.now();
       const response = await fetch(`/api/v1/rooms/${room}/speakers`, {
         method: 'POST',
@@ -285,7 +288,7 @@ async function measureStageMoves(a, b, roomId, bId, reps) {
     await b.page.evaluate(() => window.__bench.disarm());
     // Back to the audience (the menu's "move to audience" call), and B hears A again.
     await a.page.evaluate(async ({ room, user }) => {
-      const csrf = (document.cookie.match(/(?:^|;\s*)mitalk_csrf=([^;]*)/) || [])[1] || '';
+      const csrf = (document.cookie.match(/(?:^|;\s*)(?:__Host-)?mitalk_csrf=([^;]*)/) || [])[1] || '';
       const response = await fetch(`/api/v1/rooms/${room}/speakers/${user}`, {
         method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': decodeURIComponent(csrf) },
       });

@@ -77,13 +77,20 @@ export class Run {
    * (which also changes ICE: raw addresses instead of mDNS names), otherwise the microphone
    * is granted only when ``grantMicrophone()`` is called, as when a person clicks "Allow".
    */
-  async person(name, { mic = null, micGranted = false } = {}) {
-    const args = [...BASE_FLAGS];
+  async person(name, { mic = null, micGranted = false, executable = null, env = null, flags = [] } = {}) {
+    // ``executable``, ``env``, ``flags``: a browser elsewhere (e.g. a wrapper that runs chromium
+    // in another network namespace, with a HOME whose NSS database trusts a test CA).
+    const args = [...BASE_FLAGS, ...flags];
     if (mic) {
       args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${mic}`);
       if (micGranted) args.push('--use-fake-ui-for-media-stream');
     }
-    const browser = await chromium.launch({ executablePath: this.config.chromium, args, timeout: WAIT_MS });
+    const browser = await chromium.launch({
+      executablePath: executable || this.config.chromium,
+      args,
+      timeout: WAIT_MS,
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
     const context = await browser.newContext({ ...PHONE, baseURL: this.config.base });
     await context.addInitScript({ content: RECORD_PEER_CONNECTIONS });
     context.setDefaultTimeout(WAIT_MS); // every action is bounded, not only the waits below
@@ -247,7 +254,7 @@ export class Person {
   }
 
   /** Sign in through the UI: country, national number, the texted code. */
-  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false, mistakes = false } = {}) {
+  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false, mistakes = false, onboard = true, name = null } = {}) {
     const page = this.page;
     await page.goto('/');
     const select = await this.see(this.id('phone-country'), 'the country chooser');
@@ -286,6 +293,24 @@ export class Person {
     this.log(`entered the code ${code}`);
     if (screenshots) await this.screenshot('signin-code');
     await this.tap('verify-code', 'the verify button');
+    if (!onboard) return;
+    // A member let in without a name is onboarded first: give the name, skip the rest.
+    await this.until('the app, the waiting room or onboarding after signing in', async () =>
+      (await this.id('onboarding').count()) > 0 || (await this.id('nav-hallway').count()) > 0);
+    if ((await this.id('onboarding').count()) > 0) await this.onboard(name ?? `Person ${this.name}`);
+  }
+
+  /** Go through onboarding: the name it requires, then skip every other step. */
+  async onboard(name) {
+    await (await this.see(this.id('onboarding-name'), 'the name step of onboarding')).fill(name);
+    await this.tap('onboarding-next', 'continue after the name');
+    for (const step of ['photo', 'headline', 'topics']) {
+      await this.see(this.page.locator(`[data-testid="onboarding"][data-step="${step}"]`), `the ${step} step`);
+      await this.tap('onboarding-skip', `skip the ${step} step`);
+    }
+    await this.see(this.page.locator('[data-testid="onboarding"][data-step="people"]'), 'the people step');
+    await this.tap('onboarding-done', 'done with onboarding');
+    await this.see(this.id('nav-hallway'), 'the app after onboarding');
   }
 
   /** The sign-in form shows an error that says ``text`` (English). */
@@ -298,11 +323,11 @@ export class Person {
   }
 
   /** Fill in and save the profile through the profile screen. */
-  async saveProfile({ name, headline, company }, { screenshot = null } = {}) {
+  async saveProfile({ name, headline = null, company = null }, { screenshot = null } = {}) {
     await this.tap('nav-profile', 'the profile tab');
     await (await this.see(this.id('profile-name'), 'the profile form')).fill(name);
-    await this.id('profile-headline').fill(headline);
-    await this.id('profile-company').fill(company);
+    if (headline !== null) await this.id('profile-headline').fill(headline);
+    if (company !== null) await this.id('profile-company').fill(company);
     await this.tap('save-profile', 'the save button');
     await this.see(this.id('profile-saved'), 'the saved notice');
     if (screenshot) await this.screenshot(screenshot);

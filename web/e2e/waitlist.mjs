@@ -30,6 +30,13 @@ main(async (run) => {
   const total = await shownNumber(c, 'waitlist-total').catch(() => null);
   c.log(`shows position ${first}${total !== null ? ` of ${total}` : ''}`);
   if (first < 2) throw await c.failure(`C joined the line after D, so C's position should be at least 2, shows ${first}`);
+  // Being found by members who have C's number is off until C turns it on.
+  const findable = await c.see(c.id('findable'), 'the choice to be found by number');
+  await c.until('the choice to load (enabled)', async () => !(await findable.isDisabled()));
+  if (await findable.isChecked()) throw await c.failure('being found by number is on before C chose it');
+  await findable.check();
+  await c.until('the server to keep the choice', async () =>
+    c.page.evaluate(async () => (await (await fetch('/api/v1/me/contacts/findable')).json()).findable === true));
   await c.screenshot('waiting-room');
 
   // The page must follow the line by itself: mark it, and check the mark survives.
@@ -46,18 +53,21 @@ main(async (run) => {
   }
   c.log(`shows position ${first - 1}${total !== null ? ` of ${total - 1}` : ''}`);
 
-  // The same page in Simplified Chinese: switched from the header, the line still followed.
+  // The same page in Simplified Chinese: switched in the settings, the line still followed.
   const heading = await c.page.locator('h1').first().textContent();
-  await c.id('language-select').selectOption('zh-Hans');
+  await c.tap('nav-settings', 'the settings button');
+  await (await c.see(c.id('language-select'), 'the language choice in the settings')).selectOption('zh-Hans');
+  await c.tap('nav-hallway', 'the waitlist tab');
   await c.until('the page in Simplified Chinese (<html lang="zh-Hans">, a new heading)', async () =>
     (await c.page.evaluate(() => document.documentElement.lang)) === 'zh-Hans'
     && (await c.page.locator('h1').first().textContent()) !== heading);
   if ((await shownNumber(c, 'waitlist-position')) !== first - 1) throw await c.failure('the position changed with the language');
   await c.screenshot('waiting-room-zh-Hans');
 
-  // The next drop admits C: the page moves on into the app.
+  // The next drop admits C: the page moves on to onboarding (C has no name yet), then the app.
   run.operator('admin', 'passes', 'drop', String(first - 1));
-  await c.see(c.id('nav-hallway'), 'the app, now that C holds a pass');
+  await c.see(c.id('onboarding-name'), 'onboarding, now that C holds a pass');
+  await c.onboard('陈静');
   const account = await waitFor("C's account to be active", async () => {
     const me = await c.me();
     return me.status === 'active' ? me : null;

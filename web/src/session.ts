@@ -1,5 +1,6 @@
 // Who is signed in, and their account as it changes (the per-account WebSocket).
 import { api, call, setUnauthorizedHandler, type Account, type Schemas } from "./api/client";
+import { language } from "./i18n";
 import { LiveSocket } from "./realtime/socket";
 import { Observable } from "./store/observable";
 
@@ -13,6 +14,10 @@ export const claimWindow = new Observable<Schemas["ClaimWindowOut"] | null | und
 export const unreadNotices = new Observable<number | null>(null);
 /** Bumped on every notice that arrives live (open lists refetch). */
 export const noticeVersion = new Observable<number>(0);
+/** Bumped when someone starts or stops following you (your profile and follower list refetch). */
+export const networkVersion = new Observable<number>(0);
+/** True from the moment a member without a name is let in until they finish onboarding. */
+export const onboarding = new Observable<boolean>(false);
 /** True while the per-account socket is connected. */
 export const accountLive = new Observable<boolean>(false);
 
@@ -46,6 +51,13 @@ function startAccountSocket(): void {
           unreadNotices.set(message.unread as number);
           noticeVersion.set(noticeVersion.get() + 1);
           break;
+        case "notification.read":
+          // Read on this or another device: every bell shows what is left.
+          unreadNotices.set(message.unread as number);
+          break;
+        case "network.changed":
+          networkVersion.set(networkVersion.get() + 1);
+          break;
         case "hallway.changed":
           // Debounced: a burst of changes refetches once.
           if (hallwayTimer === null) {
@@ -70,7 +82,21 @@ function signedIn(value: Account): void {
   account.set(value);
   startAccountSocket();
   if (value.status === "active") void refreshUnread();
+  void keepLanguage(language.get());
 }
+
+/** Tell the server the app's language: notices and text messages are written in it. */
+async function keepLanguage(lang: string): Promise<void> {
+  const current = account.get();
+  if (!current || current.language === lang) return;
+  try {
+    account.set(await call(api.PUT("/api/v1/me/language", { body: { language: lang as Schemas["LanguageIn"]["language"] } })));
+  } catch {
+    // Not fatal: the server keeps the language it had (the browser's at sign-in).
+  }
+}
+
+language.subscribe((lang) => void keepLanguage(lang));
 
 /** Fetch the unread count (on sign-in, and after marking notices read). */
 export async function refreshUnread(): Promise<void> {
@@ -109,15 +135,34 @@ export async function refreshAccount(): Promise<void> {
   account.set(await call(api.GET("/api/v1/me")));
 }
 
-/** Ask for a sign-in code. */
-export async function requestCode(phone: string): Promise<{ phone: string; resend_in: number }> {
+/** Ask for a sign-in code; its `ticket` goes back with the code (tries nobody else can use up). */
+export async function requestCode(phone: string): Promise<{ phone: string; resend_in: number; ticket: string }> {
   return call(api.POST("/api/v1/auth/code", { body: { phone } }));
 }
 
 /** Verify the code; the server answers with an HttpOnly session cookie and a CSRF cookie. */
-export async function verifyCode(phone: string, code: string): Promise<void> {
-  const result = await call(api.POST("/api/v1/auth/session", { body: { phone, code } }));
+export async function verifyCode(phone: string, code: string, ticket: string | null): Promise<void> {
+  const result = await call(api.POST("/api/v1/auth/session", { body: { phone, code, ticket } }));
   signedIn(result.account);
+}
+
+/** Where this account is signed in (newest first, this device marked `current`). */
+export async function listSessions(): Promise<Schemas["SessionOut"][]> {
+  return (await call(api.GET("/api/v1/me/sessions"))).sessions;
+}
+
+/** Sign one other device out (its open screens close at once). */
+export async function endSession(sessionId: string): Promise<void> {
+  await call(api.DELETE("/api/v1/me/sessions/{session_id}", { params: { path: { session_id: sessionId } } }));
+}
+
+/** Sign out on every device, this one too. */
+export async function signOutEverywhere(): Promise<void> {
+  try {
+    await call(api.POST("/api/v1/auth/logout-all"));
+  } finally {
+    signedOut();
+  }
 }
 
 /** Sign out on the server and here. */

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { catalogs, errorText, LANGUAGES, pickLanguage, setLanguage, t, waitText } from "../src/i18n";
+import { catalogs, errorText, LANGUAGES, pickLanguage, plurals, setLanguage, t, waitText } from "../src/i18n";
 import { pickRegion } from "../src/signin/regions";
 
 const SRC = join(__dirname, "..", "src");
@@ -16,7 +16,8 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+// Placeholders and plural arguments (`{count, plural, …}`), once each.
+const placeholders = (text: string) => [...new Set([...text.matchAll(/\{(\w+)(?:\}|, *plural)/g)].map((m) => m[1]))].sort();
 
 describe("translations", () => {
   it("every language has exactly the English keys, non-empty, with the same placeholders", () => {
@@ -78,6 +79,15 @@ describe("translations", () => {
     expect(found).toEqual(["Hello"]);
   });
 
+  it("one form of address per language: German says du, Chinese says 你", () => {
+    // Formal German (Sie, Ihnen, Ihre…) and the polite 您 mixed into an informal app read as
+    // two voices; see the glossary in web/README.md. ("Ihr seid" is the plural du.)
+    for (const [key, text] of Object.entries(catalogs.de)) expect(text, `de ${key}`).not.toMatch(/\b(Sie|Ihnen|Ihre[mnrs]?)\b/);
+    for (const lang of ["zh-Hans", "zh-Hant"] as const) {
+      for (const [key, text] of Object.entries(catalogs[lang])) expect(text, `${lang} ${key}`).not.toContain("您");
+    }
+  });
+
   it("t() fills placeholders and follows the chosen language", () => {
     setLanguage("de");
     expect(t("room.stage", { count: 3 })).toBe("Auf der Bühne (3)");
@@ -85,6 +95,29 @@ describe("translations", () => {
     expect(t("nav.hallway")).toBe("大廳");
     setLanguage("en");
     expect(t("room.stage", { count: 2 })).toBe("On stage (2)");
+  });
+
+  it("plurals follow each language's rules (Intl.PluralRules), # is the number", () => {
+    setLanguage("en");
+    expect(t("letin.stored", { count: 1 })).toBe("1 contact stored.");
+    expect(t("letin.stored", { count: 1200 })).toBe("1,200 contacts stored.");
+    setLanguage("de");
+    expect(t("letin.stored", { count: 1 })).toBe("1 Kontakt gespeichert.");
+    expect(t("letin.stored", { count: 2 })).toBe("2 Kontakte gespeichert.");
+    setLanguage("zh-Hans");
+    expect(t("letin.stored", { count: 1 })).toBe("已保存 1 位联系人。");
+    setLanguage("en");
+  });
+
+  it("every plural has an `other` branch, and parses", () => {
+    for (const lang of LANGUAGES) {
+      for (const [key, text] of Object.entries(catalogs[lang])) {
+        for (const match of text.matchAll(/\{\w+, *plural,/g)) {
+          expect(text.slice(match.index), `${lang} ${key}`).toMatch(/other *\{/);
+        }
+        if (text.includes("plural,")) expect(() => plurals(text, lang, { count: 3 }), `${lang} ${key}`).not.toThrow();
+      }
+    }
   });
 
   it("error codes become messages, with the wait time", () => {
@@ -123,5 +156,48 @@ describe("choosing from the browser", () => {
     expect(pickRegion(["en-GB"], all)).toBe("GB");
     expect(pickRegion(["en"], all)).toBe("US");
     expect(pickRegion(["xx-invalid-tag!"], all)).toBe("US");
+  });
+});
+
+// The glossary in web/README.md: every word it names is in its catalog, the avoided ones are not.
+describe("glossary", () => {
+  const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8");
+  const glossary = readme.slice(readme.indexOf("## Glossary"));
+  const rows = glossary
+    .split("\n")
+    .filter((line) => line.startsWith("| ") && !line.startsWith("| Term") && !line.startsWith("| ---"))
+    .map((line) => line.slice(2, -2).split(" | "));
+  const order = ["en", "de", "zh-Hans", "zh-Hant"] as const;
+
+  it("has a row for each key term, in the four languages", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(20);
+    for (const row of rows) expect(row, row[0]).toHaveLength(5);
+  });
+
+  it("names only words the catalogs use (… stands for a gap)", () => {
+    for (const row of rows) {
+      order.forEach((lang, i) => {
+        const texts = Object.values(catalogs[lang]).map((text) => text.toLowerCase());
+        for (const form of row[i + 1]!.split(" / ")) {
+          const parts = form.toLowerCase().split("…");
+          const used = texts.some((text) => parts.every((part) => text.includes(part)));
+          expect(used, `${lang} "${form}" (${row[0]})`).toBe(true);
+        }
+      });
+    }
+  });
+
+  it("keeps the avoided words out", () => {
+    const avoided: Record<string, RegExp> = {
+      de: /(^|[^\wäöüß])(Sie|Ihnen|Ihre[mnrs]?|Warteschlange|Kontaktanfrage|Hinweis)([^\wäöüß]|$)/,
+      "zh-Hans": /您/,
+      "zh-Hant": /您/,
+    };
+    for (const [lang, pattern] of Object.entries(avoided)) {
+      for (const [key, text] of Object.entries(catalogs[lang as keyof typeof catalogs])) {
+        expect(pattern.test(text), `${lang} ${key}: ${text}`).toBe(false);
+      }
+    }
+    expect(glossary).toContain("Warteschlange");
   });
 });

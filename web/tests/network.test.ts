@@ -26,8 +26,9 @@ describe("fields named by a 422", () => {
 });
 
 describe("skill tags", () => {
-  it("splits on commas, lower-cases, collapses spaces, drops duplicates and respects the limit", () => {
-    expect(addSkills(["go"], "Machine   Learning, go, , Rust", 30)).toEqual(["go", "machine learning", "rust"]);
+  it("splits on commas, keeps case, collapses spaces, drops duplicates without case and respects the limit", () => {
+    // kept as written (SQL, iOS), duplicates found without case
+    expect(addSkills(["Go"], "Machine   Learning, go, , SQL, iOS, sql", 30)).toEqual(["Go", "Machine Learning", "SQL", "iOS"]);
     expect(addSkills(["a", "b"], "c, d", 3)).toEqual(["a", "b", "c"]);
   });
 });

@@ -50,7 +50,8 @@ export function readCookie(name: string): string | null {
 const session: Middleware = {
   onRequest({ request }) {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      const csrf = readCookie("mitalk_csrf");
+      // Served over https the cookie carries the __Host- prefix (the server sets one or the other).
+      const csrf = readCookie("__Host-mitalk_csrf") ?? readCookie("mitalk_csrf");
       if (csrf) request.headers.set("X-CSRF-Token", csrf);
     }
     return request;

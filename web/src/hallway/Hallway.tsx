@@ -5,6 +5,7 @@ import { accountLive, hallwayVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 import { formatDateTime, localInputToIso, toLocalInput } from "../ui/time";
 
 type Visibility = Schemas["RoomCreate"]["visibility"];
@@ -18,14 +19,11 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
   const [visibility, setVisibility] = useState<Visibility>("open");
   const [later, setLater] = useState(false);
   const [startsAt, setStartsAt] = useState(() => toLocalInput(new Date(Date.now() + 60 * 60 * 1000)));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const { busy, error, run } = useAction();
 
-  async function create(event: Event) {
+  function create(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const topicList = topics
         .split(",")
         .map((topic) => topic.trim())
@@ -38,10 +36,7 @@ function StartRoomForm(props: { onCreated: (roomId: string) => void; onCancel: (
         }),
       );
       props.onCreated(room.id);
-    } catch (e) {
-      setError(asError(e));
-      setBusy(false);
-    }
+    }, { keepBusy: true });
   }
 
   return (
@@ -169,21 +164,16 @@ export function RsvpButton(props: {
   onChange: (rsvped: boolean, count: number) => void;
   onError: (error: ReturnType<typeof asError>) => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  async function toggle() {
-    setBusy(true);
-    try {
+  // The error shows where the caller shows errors (beside the room's other messages).
+  const { busy, run } = useAction({ onError: (e) => props.onError(asError(e)) });
+  const toggle = () =>
+    run(async () => {
       const path = { params: { path: { room_id: props.roomId } } };
       const result = props.rsvped
         ? await call(api.DELETE("/api/v1/rooms/{room_id}/rsvp", path))
         : await call(api.POST("/api/v1/rooms/{room_id}/rsvp", path));
       props.onChange(result.rsvped, result.rsvp_count);
-    } catch (e) {
-      props.onError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
   return (
     <button
       type="button"

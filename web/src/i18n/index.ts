@@ -61,12 +61,54 @@ export function applyDocumentLanguage(): void {
   if (typeof document !== "undefined") document.documentElement.lang = language.get();
 }
 
-/** The text for `key` in the current language, with `{name}` placeholders filled in. */
+/**
+ * The text for `key` in the current language, with `{name}` placeholders filled in, and ICU
+ * plurals chosen by the language's plural rules (`Intl.PluralRules`):
+ * `{count, plural, =0 {none} one {# contact} other {# contacts}}` (`#` is the number).
+ */
 export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  const text = catalogs[language.get()][key] ?? en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (match, name: string) =>
-    name in params ? String(params[name]) : match,
-  );
+  const lang = language.get();
+  const text = catalogs[lang][key] ?? en[key] ?? key;
+  return fill(plurals(text, lang, params), params);
+}
+
+function fill(text: string, params: Record<string, string | number>): string {
+  return text.replace(/\{(\w+)\}/g, (match, name: string) => (name in params ? String(params[name]) : match));
+}
+
+/** Resolve every `{arg, plural, …}` in `text` (branches may hold `{placeholders}`, not plurals). */
+export function plurals(text: string, lang: string, params: Record<string, string | number>): string {
+  let out = "";
+  let rest = text;
+  for (;;) {
+    const start = rest.search(/\{\w+, *plural, */);
+    if (start < 0) return out + rest;
+    out += rest.slice(0, start);
+    const head = /^\{(\w+), *plural, */.exec(rest.slice(start))!;
+    let i = start + head[0].length;
+    const branches: Record<string, string> = {};
+    // selector {body} pairs until the closing brace
+    while (i < rest.length && rest[i] !== "}") {
+      const sel = /^\s*(=\d+|zero|one|two|few|many|other)\s*\{/.exec(rest.slice(i));
+      if (!sel) throw new Error(`bad plural in: ${text}`);
+      i += sel[0].length;
+      let depth = 1;
+      let body = "";
+      while (i < rest.length && depth > 0) {
+        const ch = rest[i]!;
+        if (ch === "{") depth += 1;
+        if (ch === "}") depth -= 1;
+        if (depth > 0) body += ch;
+        i += 1;
+      }
+      branches[sel[1]!] = body;
+      while (rest[i] === " ") i += 1;
+    }
+    const value = Number(params[head[1]!] ?? 0);
+    const chosen = branches[`=${value}`] ?? branches[new Intl.PluralRules(lang).select(value)] ?? branches.other ?? "";
+    out += chosen.replace(/#/g, new Intl.NumberFormat(lang).format(value));
+    rest = rest.slice(i + 1);
+  }
 }
 
 /** The translated message for an API error code, falling back to a generic one. */

@@ -2,6 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import { api, call, type Invite } from "../api/client";
 import { t } from "../i18n";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { composeNumber, PhoneFields, usePhoneFormat, usePhones } from "../ui/phone";
+import { useAction } from "../ui/useAction";
 import { LetInSection } from "./LetIn";
 
 /** Invites: how many are left, invite a number, the pending ones (revocable). */
@@ -9,8 +11,14 @@ export function InvitesScreen(props: { phone: string }) {
   const [invites, setInvites] = useState<Invite[] | null>(null);
   const [left, setLeft] = useState<number | null>(null);
   const [phone, setPhone] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const phones = usePhones();
+  const [country, setCountry] = useState<string | null>(null);
+  const show = usePhoneFormat();
+  // Local numbers are read in the member's own country unless they pick another.
+  const region = country ?? (phones?.parsePhoneNumberFromString(props.phone)?.country ?? "");
+  const { busy, error, setError, run } = useAction({ reload: load });
+  // The number just invited, said back to the member (the same words whoever owns it).
+  const [sent, setSent] = useState<string | null>(null);
 
   async function load() {
     try {
@@ -26,30 +34,18 @@ export function InvitesScreen(props: { phone: string }) {
     void load();
   }, []);
 
-  async function send(event: Event) {
+  function send(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await call(api.POST("/api/v1/invites", { body: { phone: phone.trim() } }));
+    setSent(null);
+    void run(async () => {
+      const made = await call(api.POST("/api/v1/invites", { body: { phone: composeNumber(phones, region, phone) } }));
       setPhone("");
-      await load();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
+      setSent(made.phone);
+    });
   }
 
-  async function revoke(id: string) {
-    setError(null);
-    try {
-      await call(api.DELETE("/api/v1/invites/{invite_id}", { params: { path: { invite_id: id } } }));
-      await load();
-    } catch (e) {
-      setError(asError(e));
-    }
-  }
+  const revoke = (id: string) =>
+    run(() => call(api.DELETE("/api/v1/invites/{invite_id}", { params: { path: { invite_id: id } } })));
 
   return (
     <section class="invites">
@@ -58,27 +54,45 @@ export function InvitesScreen(props: { phone: string }) {
         {t("invites.left_label")} <strong data-testid="invites-left">{left ?? "–"}</strong>
       </p>
       <form class="card" onSubmit={send}>
-        <label class="field">
-          <span>{t("invites.phone")}</span>
-          <input
-            data-testid="invite-phone"
-            type="tel"
-            inputMode="tel"
-            value={phone}
-            aria-describedby="invite-hint"
-            onInput={(e) => setPhone((e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
+        <PhoneFields
+          phones={phones}
+          region={region}
+          onRegion={setCountry}
+          number={phone}
+          onNumber={setPhone}
+          numberLabel={t("invites.phone")}
+          hintId="invite-hint"
+          testIds={{ country: "invite-country", number: "invite-phone" }}
+        />
         <p class="hint" id="invite-hint">
           {t("invites.phone_hint")}
         </p>
-        <ErrorText error={error} />
+        {error?.code === "phone_not_mobile" ? (
+          <p class="error" role="alert">
+            {t("invites.not_mobile")}
+          </p>
+        ) : (
+          <ErrorText error={error} />
+        )}
+        {sent && !error && (
+          <p class="success" role="status" data-testid="invite-sent">
+            {t("invites.sent", { phone: show(sent) })}
+          </p>
+        )}
+        {left === 0 && (
+          <p class="hint" data-testid="invites-none-left">
+            {t("invites.none_left")}
+          </p>
+        )}
         <button class="primary" type="submit" data-testid="send-invite" disabled={busy || !phone.trim() || left === 0}>
           {t("invites.send")}
         </button>
       </form>
       <LetInSection phone={props.phone} onInvitesLeft={setLeft} />
       <h2>{t("invites.list_title")}</h2>
+      <p class="hint" data-testid="invites-pending-hint">
+        {t("invites.pending_hint")}
+      </p>
       {invites === null ? (
         <p aria-busy="true">{t("app.loading")}</p>
       ) : invites.length === 0 ? (
@@ -87,7 +101,9 @@ export function InvitesScreen(props: { phone: string }) {
         <ul class="invite-list">
           {invites.map((invite) => (
             <li class="card invite-row" data-testid="invite-row" data-status={invite.status} key={invite.id}>
-              <span class="invite-phone">{invite.phone}</span>
+              <span class="invite-phone" data-testid="invite-number">
+                {show(invite.phone)}
+              </span>
               <span class="invite-status">
                 {invite.status === "pending" ? t("invites.status_pending") : t("invites.status_used")}
               </span>
@@ -96,7 +112,7 @@ export function InvitesScreen(props: { phone: string }) {
                   type="button"
                   class="secondary small"
                   data-testid="revoke-invite"
-                  aria-label={t("invites.revoke_for", { phone: invite.phone })}
+                  aria-label={t("invites.revoke_for", { phone: show(invite.phone) })}
                   onClick={() => void revoke(invite.id)}
                 >
                   {t("invites.revoke")}

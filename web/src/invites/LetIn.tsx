@@ -3,6 +3,7 @@ import { api, call, type Schemas } from "../api/client";
 import { t } from "../i18n";
 import { PersonRow } from "../network/PersonRow";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 
 type Waiting = Schemas["WaitingContactOut"];
 type Contacts = typeof import("./contacts");
@@ -19,17 +20,18 @@ function contactPicker(): ContactPicker | null {
 /** Let waitlisted people you know in: upload your contacts' hashed numbers, see who waits. */
 export function LetInSection(props: { phone: string; onInvitesLeft: (left: number) => void }) {
   const [text, setText] = useState("");
-  const [busy, setBusy] = useState(false);
   const [stored, setStored] = useState<number | null>(null);
   const [invalid, setInvalid] = useState<string[]>([]);
   const [waiting, setWaiting] = useState<Waiting[] | null>(null);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const [checked, setChecked] = useState(0);
+  const { busy, error, setError, run } = useAction({ reload: loadWaiting });
   const picker = typeof window === "undefined" ? null : contactPicker();
 
   async function loadWaiting() {
     try {
       const list = await call(api.GET("/api/v1/me/contacts/waiting"));
       setWaiting(list.people);
+      setChecked(list.contacts_stored);
       props.onInvitesLeft(list.invites_left);
     } catch (e) {
       setError(asError(e));
@@ -40,25 +42,19 @@ export function LetInSection(props: { phone: string; onInvitesLeft: (left: numbe
     void loadWaiting();
   }, []);
 
-  async function upload(source: string | string[]) {
-    setBusy(true);
-    setError(null);
-    try {
+  const upload = (source: string | string[]) =>
+    run(async () => {
       const contacts: Contacts = await import("./contacts");
       const { numbers, invalid: bad } = contacts.normalizeNumbers(source, contacts.regionOf(props.phone));
       setInvalid(bad);
       if (numbers.length === 0) throw { code: "no_valid_numbers" };
+      // Refused, not cut short: the person decides which numbers to leave out.
+      if (numbers.length > contacts.MAX_CONTACTS) throw { code: "too_many_contacts" };
       const hashes = await contacts.contactHashes(numbers);
       const result = await call(api.PUT("/api/v1/me/contacts", { body: { hashes } }));
       setStored(result.count);
       setText("");
-      await loadWaiting();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   async function pick() {
     if (!picker) return;
@@ -71,19 +67,11 @@ export function LetInSection(props: { phone: string; onInvitesLeft: (left: numbe
     }
   }
 
-  async function letIn(userId: string) {
-    setBusy(true);
-    setError(null);
-    try {
+  const letIn = (userId: string) =>
+    run(async () => {
       const result = await call(api.POST("/api/v1/waitlist/{user_id}/let-in", { params: { path: { user_id: userId } } }));
       props.onInvitesLeft(result.invites_left);
-      await loadWaiting();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <section class="letin" aria-labelledby="letin-heading">
@@ -132,7 +120,12 @@ export function LetInSection(props: { phone: string; onInvitesLeft: (left: numbe
       </form>
       {waiting !== null &&
         (waiting.length === 0 ? (
-          <p class="empty">{t("letin.none_waiting")}</p>
+          // Say "nobody waits" only when something was checked: before any upload, nothing was.
+          checked > 0 ? (
+            <p class="empty" data-testid="letin-none-waiting">
+              {t("letin.none_waiting", { count: checked })}
+            </p>
+          ) : null
         ) : (
           <ul class="person-list" data-testid="waiting-contacts">
             {waiting.map((w) => (

@@ -2,8 +2,8 @@
 // hashed with SHA-256 (hex) in the browser; only the hashes are uploaded.
 import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/min";
 
-/** At most this many hashes per upload (the server's limit). */
-export const MAX_CONTACTS = 5000;
+/** At most this many hashes per upload (the server's limit: a list holds at most 1,000). */
+export const MAX_CONTACTS = 1000;
 
 /** The region of an E.164 number (to read national numbers in a member's list), if known. */
 export function regionOf(e164: string): CountryCode | undefined {
@@ -40,7 +40,7 @@ export async function sha256Hex(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-/** The hashes to upload for a list of E.164 numbers (at most MAX_CONTACTS). */
+/** The hashes to upload for a list of E.164 numbers (the caller keeps it to MAX_CONTACTS). */
 export async function contactHashes(numbers: readonly string[]): Promise<string[]> {
-  return Promise.all(numbers.slice(0, MAX_CONTACTS).map(sha256Hex));
+  return Promise.all(numbers.map(sha256Hex));
 }

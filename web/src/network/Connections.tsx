@@ -5,6 +5,7 @@ import { t } from "../i18n";
 import { noticeVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 import { PersonRow } from "./PersonRow";
 
 interface Lists {
@@ -18,8 +19,7 @@ interface Lists {
 export function ConnectionsScreen() {
   const version = useObservable(noticeVersion);
   const [lists, setLists] = useState<Lists | null>(null);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run: act } = useAction({ reload: load });
 
   async function load() {
     try {
@@ -33,19 +33,6 @@ export function ConnectionsScreen() {
   useEffect(() => {
     void load();
   }, [version]);
-
-  async function act(run: () => Promise<unknown>) {
-    setBusy(true);
-    setError(null);
-    try {
-      await run();
-      await load();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const path = (id: string) => ({ params: { path: { connection_id: id } } });
   const row = (c: Connection, testId: string, actions?: ComponentChildren) => (

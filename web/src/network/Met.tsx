@@ -4,7 +4,8 @@ import { t } from "../i18n";
 import { noticeVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { asError, ErrorText } from "../ui/ErrorText";
-import { formatDateTime } from "../ui/time";
+import { useAction } from "../ui/useAction";
+import { formatRelative } from "../ui/time";
 import { PersonRow } from "./PersonRow";
 
 /**
@@ -15,8 +16,7 @@ export function MetScreen(props: { roomId?: string }) {
   const version = useObservable(noticeVersion);
   const [people, setPeople] = useState<MetPerson[] | null>(null);
   const [cards, setCards] = useState<{ received: Card[]; sent: Card[] } | null>(null);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run: act } = useAction({ reload: load });
 
   async function load() {
     try {
@@ -36,19 +36,6 @@ export function MetScreen(props: { roomId?: string }) {
   useEffect(() => {
     void load();
   }, [props.roomId, version]);
-
-  async function act(run: () => Promise<unknown>) {
-    setBusy(true);
-    setError(null);
-    try {
-      await run();
-      await load();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const pending = cards?.received.filter((card) => card.status === "pending") ?? [];
   const cardPath = (id: string) => ({ params: { path: { card_id: id } } });
@@ -72,7 +59,11 @@ export function MetScreen(props: { roomId?: string }) {
                 headline={card.person.profile.headline}
                 avatarUrl={card.person.profile.avatar_url}
                 testId="card-received"
+                detail={card.room_title ? <span class="person-skills">{t("card.met_in", { room: card.room_title })}</span> : undefined}
               >
+                <a class="button secondary small" href={`#/cards/${card.id}`} data-testid="open-card">
+                  {t("card.open")}
+                </a>
                 <button type="button" class="primary small" data-testid="accept-card" disabled={busy}
                   onClick={() => void act(() => call(api.POST("/api/v1/cards/{card_id}/accept", cardPath(card.id))))}>
                   {t("met.card_accept")}
@@ -94,13 +85,20 @@ export function MetScreen(props: { roomId?: string }) {
         <ul class="person-list" data-testid="met-list">
           {people.map((met) => (
             <PersonRow
-              key={`${met.person.id}-${met.room_id}`}
+              key={met.person.id}
               id={met.person.id}
               name={met.person.profile.name}
               headline={met.person.profile.headline}
               avatarUrl={met.person.profile.avatar_url}
               testId="met-person"
-              detail={<span class="person-skills">{t("met.met_at", { time: formatDateTime(met.met_at) })}</span>}
+              detail={
+                <>
+                  <span class="person-skills" data-testid="met-rooms">
+                    {t("met.met_in", { rooms: met.rooms.map((room) => room.title).join(", ") })}
+                  </span>
+                  <span class="person-skills">{t("met.met_at", { time: formatRelative(met.met_at) })}</span>
+                </>
+              }
             >
               {met.connection === "connected" ? (
                 <span class="chip-note">{t("person.state_connected")}</span>

@@ -4,13 +4,15 @@ import { catalogs, t, type MessageKey } from "../i18n";
 import { noticeVersion, refreshUnread, unreadNotices } from "../session";
 import { useObservable } from "../store/hooks";
 import { asError, ErrorText } from "../ui/ErrorText";
-import { formatDateTime } from "../ui/time";
+import { formatDateTime, formatRelative } from "../ui/time";
 
 /** Where a notice leads: the person for people's notices, else the room (`data` from the server). */
 export function noticeLink(notice: Pick<Notice, "kind" | "data">): string | null {
   const data = notice.data ?? {};
   const roomId = typeof data.room_id === "string" ? data.room_id : null;
   const userId = typeof data.user_id === "string" ? data.user_id : null;
+  // A card offered opens the card itself, with Accept / Decline (not the person's page).
+  if (notice.kind === "card_offered" && typeof data.card_id === "string") return `#/cards/${data.card_id}`;
   const personFirst = /^(connection_|card_)/.test(notice.kind);
   if (personFirst && userId) return `#/people/${userId}`;
   if (roomId) return `#/room/${roomId}`;
@@ -95,8 +97,8 @@ export function NotificationsScreen() {
                   {kindTitle(notice.kind)}
                 </span>
                 <span class="notice-body">{notice.body}</span>
-                <time class="notice-time" dateTime={notice.created_at}>
-                  {formatDateTime(notice.created_at)}
+                <time class="notice-time" dateTime={notice.created_at} title={formatDateTime(notice.created_at)}>
+                  {formatRelative(notice.created_at)}
                 </time>
               </>
             );

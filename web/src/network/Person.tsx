@@ -1,8 +1,11 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, type PublicUser } from "../api/client";
 import { t } from "../i18n";
+import { networkVersion, noticeVersion } from "../session";
+import { useObservable } from "../store/hooks";
 import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 import { industryLabel, openToLabel } from "./labels";
 
 type Err = ReturnType<typeof asError>;
@@ -14,8 +17,7 @@ type Err = ReturnType<typeof asError>;
 export function PersonView(props: { userId: string; inSheet?: boolean }) {
   const [user, setUser] = useState<PublicUser | null>(null);
   const [loadError, setLoadError] = useState<Err | null>(null);
-  const [error, setError] = useState<Err | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction({ reload: load });
   const [confirmBlock, setConfirmBlock] = useState(false);
   const [blockedName, setBlockedName] = useState<string | null>(null);
   const blockButton = useRef<HTMLButtonElement>(null);
@@ -37,22 +39,20 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
     void load();
   }, [props.userId]);
 
+  // The other side acts too: an accepted request (or card) arrives as a notice; read again, so
+  // "Request sent" turns into "Connected" without a reload.
+  // A follow or unfollow of you arrives as `network.changed`: your follower count follows it.
+  const version = useObservable(noticeVersion) + useObservable(networkVersion);
+  const firstVersion = useRef(version);
+  useEffect(() => {
+    if (version !== firstVersion.current) void load();
+  }, [version]);
+
   useEffect(() => {
     if (confirmBlock) confirmButton.current?.focus();
   }, [confirmBlock]);
 
-  async function act(run: () => Promise<unknown>, reload = true) {
-    setBusy(true);
-    setError(null);
-    try {
-      await run();
-      if (reload) await load();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const act = (work: () => Promise<unknown>, reload = true) => run(work, { reload });
 
   const Heading = props.inSheet ? "h2" : "h1";
 
@@ -104,6 +104,15 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
             {name}
           </Heading>
           {p.headline && <p class="person-headline">{p.headline}</p>}
+          <p class="follow-counts">
+            <a href={`#/people/${user.id}/followers`} data-testid="followers-link">
+              {t("person.followers_count", { count: user.followers_count ?? 0 })}
+            </a>
+            {" · "}
+            <a href={`#/people/${user.id}/following`} data-testid="following-link">
+              {t("person.following_count", { count: user.following_count ?? 0 })}
+            </a>
+          </p>
           {work && <p class="person-work">{work}</p>}
           {user.followed_by && <p class="chip-note">{t("person.follows_you")}</p>}
         </div>

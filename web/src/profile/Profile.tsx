@@ -2,10 +2,14 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, type Account, type Profile, type Vocabulary } from "../api/client";
 import { invalidFields } from "../api/fields";
 import { t, type MessageKey } from "../i18n";
+import { CardSharingEditor } from "../network/CardView";
+import { FindableChoice } from "../network/Findable";
 import { industryLabel, openToLabel } from "../network/labels";
 import { refreshAccount } from "../session";
 import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { usePhoneFormat } from "../ui/phone";
+import { useAction } from "../ui/useAction";
 
 type Field = "name" | "headline" | "company" | "role" | "industry" | "location" | "skills" | "bio" | "links" | "open_to";
 const FIELD_HINTS: Record<Field, MessageKey> = {
@@ -31,21 +35,26 @@ export function loadVocabulary(): Promise<Vocabulary> {
   return vocabularyCache;
 }
 
-/** Skills typed as "a, b" or one at a time: lower-cased, spaces collapsed, no duplicates. */
+/** Skills typed as "a, b" or one at a time: spaces collapsed, kept as written, no duplicates
+ * (compared without case, as the server does). */
 export function addSkills(current: string[], typed: string, max: number): string[] {
   const next = [...current];
+  const folded = new Set(next.map((skill) => skill.toLocaleLowerCase()));
   for (const raw of typed.split(",")) {
-    const skill = raw.trim().replace(/\s+/g, " ").toLowerCase();
-    if (skill && !next.includes(skill) && next.length < max) next.push(skill);
+    const skill = raw.trim().replace(/\s+/g, " ");
+    const key = skill.toLocaleLowerCase();
+    if (skill && !folded.has(key) && next.length < max) {
+      next.push(skill);
+      folded.add(key);
+    }
   }
   return next;
 }
 
-function AvatarEditor(props: { profile: Profile }) {
+export function AvatarEditor(props: { profile: Profile }) {
   const [file, setFile] = useState<File | null>(null);
   const [preview, setPreview] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const { busy, error, setError, run } = useAction({ reload: refreshAccount });
   const input = useRef<HTMLInputElement>(null);
 
   useEffect(() => () => {
@@ -67,33 +76,12 @@ function AvatarEditor(props: { profile: Profile }) {
 
   async function upload() {
     if (!file) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const form = new FormData();
-      form.append("file", file);
-      await call(api.PUT("/api/v1/me/avatar", { body: form as unknown as { file: string } }));
-      await refreshAccount();
-      reset();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
+    const form = new FormData();
+    form.append("file", file);
+    if (await run(() => call(api.PUT("/api/v1/me/avatar", { body: form as unknown as { file: string } })))) reset();
   }
 
-  async function remove() {
-    setBusy(true);
-    setError(null);
-    try {
-      await call(api.DELETE("/api/v1/me/avatar"));
-      await refreshAccount();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const remove = () => run(() => call(api.DELETE("/api/v1/me/avatar")));
 
   const shown = preview ?? props.profile.avatar_url ?? null;
   return (
@@ -154,10 +142,10 @@ export function ProfileScreen(props: { account: Account }) {
   const [links, setLinks] = useState<string[]>(profile.links.length ? profile.links : [""]);
   const [openTo, setOpenTo] = useState<string[]>(profile.open_to);
   const [vocabulary, setVocabulary] = useState<Vocabulary | null>(null);
-  const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
   const [bad, setBad] = useState<string[]>([]);
+  const show = usePhoneFormat();
+  const { busy, error, setError, run } = useAction({ reload: refreshAccount, onError: (e) => setBad(invalidFields(e)) });
 
   useEffect(() => {
     loadVocabulary().then(setVocabulary, (e: unknown) => setError(asError(e)));
@@ -167,37 +155,26 @@ export function ProfileScreen(props: { account: Account }) {
   const maxLinks = vocabulary?.max_links ?? 5;
   const changed = () => setSaved(false);
 
-  async function save(event: Event) {
+  function save(event: Event) {
     event.preventDefault();
-    setBusy(true);
     setSaved(false);
-    setError(null);
     setBad([]);
     const allSkills = addSkills(skills, skillInput, maxSkills);
     setSkills(allSkills);
     setSkillInput("");
-    try {
-      const body = {
-        name: form.name.trim(),
-        headline: form.headline.trim(),
-        company: form.company.trim(),
-        role: form.role.trim(),
-        industry: form.industry,
-        location: form.location.trim(),
-        bio: form.bio.trim(),
-        skills: allSkills,
-        links: links.map((link) => link.trim()).filter(Boolean),
-        open_to: openTo as ("hiring" | "job_offers" | "investing" | "partnerships" | "mentoring" | "clients")[],
-      };
-      await call(api.PATCH("/api/v1/me/profile", { body }));
-      await refreshAccount();
-      setSaved(true);
-    } catch (e) {
-      setError(asError(e));
-      setBad(invalidFields(e));
-    } finally {
-      setBusy(false);
-    }
+    const body = {
+      name: form.name.trim(),
+      headline: form.headline.trim(),
+      company: form.company.trim(),
+      role: form.role.trim(),
+      industry: form.industry,
+      location: form.location.trim(),
+      bio: form.bio.trim(),
+      skills: allSkills,
+      links: links.map((link) => link.trim()).filter(Boolean),
+      open_to: openTo as ("hiring" | "job_offers" | "investing" | "partnerships" | "mentoring" | "clients")[],
+    };
+    void run(() => call(api.PATCH("/api/v1/me/profile", { body }))).then((ok) => setSaved(ok));
   }
 
   const fieldError = (field: Field) =>
@@ -406,7 +383,11 @@ export function ProfileScreen(props: { account: Account }) {
           {t("profile.save")}
         </button>
       </form>
-      <p class="hint">{t("profile.phone", { phone: props.account.phone })}</p>
+      <CardSharingEditor />
+      <p class="hint" data-testid="profile-phone">
+        {t("profile.phone", { phone: show(props.account.phone) })}
+      </p>
+      {props.account.status === "active" && <FindableChoice label="profile.findable" />}
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, call, type Account, type Participant, type Room } from "../api/client";
+import { api, call, type Account, type Participant, type Person, type Room } from "../api/client";
 import { CalendarLink, RsvpButton } from "../hallway/Hallway";
 import { t } from "../i18n";
 import { RoomAudio, type AudioPath } from "../media/audio";
@@ -11,10 +11,12 @@ import { useObservable } from "../store/hooks";
 import { RoomStore, type Role } from "../store/room";
 import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 import { HandIcon, LeaveIcon, MicIcon, MoreIcon } from "../ui/icons";
 import { MenuButton, type MenuItem } from "../ui/Menu";
 import { formatDateTime } from "../ui/time";
 import { PersonView } from "../network/Person";
+import { PersonRow } from "../network/PersonRow";
 
 const onStage = (role: Role) => role !== "listener";
 const pathFor = (role: Role): AudioPath => (onStage(role) ? "stage" : "audience");
@@ -29,6 +31,9 @@ interface Live {
 function useLiveRoom(roomId: string, selfId: string) {
   const [joinError, setJoinError] = useState<ReturnType<typeof asError> | null>(null);
   const [closed, setClosed] = useState<"ended" | "removed" | null>(null);
+  // The server closed this page's socket because the account opened the room elsewhere too
+  // (4429: past its sockets per account the oldest goes); this page no longer follows it.
+  const [replaced, setReplaced] = useState(false);
   const live = useMemo<Live>(() => {
     const audio = new RoomAudio(roomId, roomPlayer());
     const holder: Live = { store: null as unknown as RoomStore, audio, socket: null };
@@ -66,6 +71,11 @@ function useLiveRoom(roomId: string, selfId: string) {
           onInvalid: () => live.socket?.reconnect(),
           onFinalClose: (code) => {
             if (code === 4403) setClosed((c) => c ?? "removed");
+            else if (code === 4429) {
+              // Hang up here without telling the server: the seat is the other tab's now.
+              audio.close(false);
+              setReplaced(true);
+            }
             else if (code === 4404) setJoinError({ code: "room_not_found", retryAfter: null });
           },
         });
@@ -84,7 +94,7 @@ function useLiveRoom(roomId: string, selfId: string) {
     };
   }, [live]);
 
-  return { live, joinError, closed };
+  return { live, joinError, closed, replaced };
 }
 
 /** A person's page over the room (the room, its socket and audio stay as they are). */
@@ -139,7 +149,7 @@ function ParticipantTile(props: {
       <span class="avatar-wrap">
         <Avatar name={name} url={p.avatar_url} speaking={props.speaking} size={onStage(p.role) ? "large" : "small"} />
         {props.menu.length > 0 && (
-          <MenuButton label={t("room.menu_for", { name })} testId="participant-menu" items={props.menu}>
+          <MenuButton label={t("room.menu_for", { name })} title={name} testId="participant-menu" items={props.menu}>
             <span class="chip" aria-hidden="true">
               <MoreIcon />
             </span>
@@ -147,7 +157,9 @@ function ParticipantTile(props: {
         )}
       </span>
       <span class="participant-name">
-        {props.isSelf ? t("room.you", { name }) : name}
+        <span class="name-text" title={name}>
+          {props.isSelf ? t("room.you", { name }) : name}
+        </span>
         {p.hand_raised && (
           <span class="badge hand" title={t("room.hand_raised")}>
             <HandIcon />
@@ -203,8 +215,7 @@ export function RoomScreen(props: { roomId: string; account: Account }) {
 
 function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => void }) {
   const [room, setRoom] = useState(props.room);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const { busy, error, setError, run } = useAction();
   const version = useObservable(hallwayVersion);
   // When the hallway changes (e.g. the host started this room), look again.
   useEffect(() => {
@@ -214,17 +225,11 @@ function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => vo
       () => undefined,
     );
   }, [version]);
-  async function start() {
-    setBusy(true);
-    setError(null);
-    try {
+  const start = () =>
+    run(async () => {
       await call(api.POST("/api/v1/rooms/{room_id}/start", { params: { path: { room_id: room.id } } }));
       props.onStarted();
-    } catch (e) {
-      setError(asError(e));
-      setBusy(false);
-    }
-  }
+    }, { keepBusy: true });
   return (
     <section class="room" data-testid="scheduled-room">
       <RoomHead title={room.title} topics={room.topics} />
@@ -263,14 +268,32 @@ function ScheduledRoom(props: { room: Room; isHost: boolean; onStarted: () => vo
 
 function LiveRoom(props: { roomId: string; account: Account }) {
   const selfId = props.account.id;
-  const { live, joinError, closed } = useLiveRoom(props.roomId, selfId);
+  const { live, joinError, closed, replaced } = useLiveRoom(props.roomId, selfId);
   const state = useObservable(live.store.state);
   const audioStatus = useObservable(live.audio.status);
   const needsTap = useObservable(live.audio.needsTap);
-  const [actionError, setActionError] = useState<ReturnType<typeof asError> | null>(null);
-  const [announcement, setAnnouncement] = useState("");
+  // Room actions need no reload (the room's socket brings the change) and disable nothing.
+  const { error: actionError, run: act } = useAction();
+  // Names only: the words are rendered at each render, so a language switch re-words it too.
+  const [announced, setAnnounced] = useState<string[]>([]);
+  const [removing, setRemoving] = useState<Participant | null>(null);
+  const removeButton = useRef<HTMLButtonElement>(null);
   const [confirmingEnd, setConfirmingEnd] = useState(false);
   const [viewing, setViewing] = useState<string | null>(null);
+  const [pinging, setPinging] = useState(false);
+  const [shared, setShared] = useState(false);
+
+  // The room's share link (/rooms/ID) shows a link preview in messengers, then opens the room.
+  async function share() {
+    const url = `${location.origin}/rooms/${encodeURIComponent(props.roomId)}`;
+    try {
+      if (navigator.share) await navigator.share({ title: room?.title ?? "", url });
+      else await navigator.clipboard.writeText(url);
+      setShared(true);
+    } catch {
+      // The person closed the share sheet, or the clipboard is not allowed: nothing to say.
+    }
+  }
   const endButton = useRef<HTMLButtonElement>(null);
   const confirmEndButton = useRef<HTMLButtonElement>(null);
   const seenHands = useRef<Set<string>>(new Set());
@@ -288,18 +311,9 @@ function LiveRoom(props: { roomId: string; account: Account }) {
     const fresh = raised.filter((p) => !seenHands.current.has(p.user_id));
     seenHands.current = new Set(raised.map((p) => p.user_id));
     if (amModerator && fresh.length > 0) {
-      setAnnouncement(fresh.map((p) => t("room.hand_announcement", { name: p.name || t("common.unnamed") })).join(" "));
+      setAnnounced(fresh.map((p) => p.name));
     }
   }, [room, amModerator]);
-
-  async function act(request: () => Promise<unknown>) {
-    setActionError(null);
-    try {
-      await request();
-    } catch (e) {
-      setActionError(asError(e));
-    }
-  }
 
   const path = { params: { path: { room_id: props.roomId } } };
   const byUser = (userId: string) => ({ ...path, body: { user_id: userId } });
@@ -335,13 +349,10 @@ function LiveRoom(props: { roomId: string; account: Account }) {
         );
       }
     }
-    if (p.role !== "moderator") {
-      target(
-        "room.menu_remove",
-        "menu-remove",
-        () => call(api.POST("/api/v1/rooms/{room_id}/remove", byUser(p.user_id))),
-        true,
-      );
+    // Nobody removes the room's host, not even one who stepped down (cannot_remove_host).
+    if (p.role !== "moderator" && p.user_id !== room?.host_id) {
+      // Removal cannot be undone (they may not come back), so it asks first.
+      items.push({ label: t("room.menu_remove"), testId: "menu-remove", danger: true, onSelect: () => setRemoving(p) });
     }
     return items;
   }
@@ -367,6 +378,10 @@ function LiveRoom(props: { roomId: string; account: Account }) {
   useEffect(() => {
     if (confirmingEnd) confirmEndButton.current?.focus();
   }, [confirmingEnd]);
+
+  useEffect(() => {
+    if (removing) removeButton.current?.focus();
+  }, [removing]);
 
   function cancelEnd() {
     setConfirmingEnd(false);
@@ -419,8 +434,20 @@ function LiveRoom(props: { roomId: string; account: Account }) {
   return (
     <section class="room">
       <RoomHead title={room.title} topics={room.topics} />
+      {!ended && !removed && me && (
+        <p class="actions">
+          {(room.visibility === "open" || amModerator) && (
+            <button type="button" class="secondary small" data-testid="ping-open" onClick={() => setPinging(true)}>
+              {t("room.ping_open")}
+            </button>
+          )}
+          <button type="button" class="secondary small" data-testid="share-room" onClick={() => void share()}>
+            {shared ? t("room.share_copied") : t("room.share")}
+          </button>
+        </p>
+      )}
       <div aria-live="polite" class="visually-hidden">
-        {announcement}
+        {announced.map((name) => t("room.hand_announcement", { name: name || t("common.unnamed") })).join(" ")}
       </div>
       {(ended || removed) && (
         <div class="card notice" role="alert" data-testid="room-ended">
@@ -429,10 +456,18 @@ function LiveRoom(props: { roomId: string; account: Account }) {
             <a class="button primary" href={`#/met/${props.roomId}`} data-testid="room-people-met">
               {t("room.people_met")}
             </a>
-            <a class="button secondary" href="#/">
+            <a class="button secondary" href="#/" data-testid="back-to-hallway">
               {t("room.back_to_hallway")}
             </a>
           </div>
+        </div>
+      )}
+      {replaced && !ended && !removed && (
+        <div class="card notice" role="alert" data-testid="room-replaced">
+          <p>{t("room.replaced_notice")}</p>
+          <button type="button" class="primary" data-testid="room-reload" onClick={() => location.reload()}>
+            {t("room.reload")}
+          </button>
         </div>
       )}
       {needsTap && !ended && (
@@ -480,7 +515,37 @@ function LiveRoom(props: { roomId: string; account: Account }) {
         </ul>
       </section>
       {viewing && <PersonSheet userId={viewing} onClose={() => setViewing(null)} />}
-      {!ended && !removed && confirmingEnd && (
+      {pinging && <PingSheet roomId={props.roomId} selfId={selfId} onClose={() => setPinging(false)} />}
+      {!ended && !removed && removing && (
+        <div
+          class="room-bar confirm"
+          role="alertdialog"
+          aria-labelledby="remove-question"
+          data-testid="remove-confirmation"
+          onKeyDown={(event) => {
+            if (event.key === "Escape") setRemoving(null);
+          }}
+        >
+          <p id="remove-question">{t("room.remove_question", { name: removing.name || t("common.unnamed") })}</p>
+          <button type="button" class="bar-button" data-testid="remove-cancel" onClick={() => setRemoving(null)}>
+            <span>{t("common.cancel")}</span>
+          </button>
+          <button
+            type="button"
+            class="bar-button danger"
+            data-testid="remove-confirm"
+            ref={removeButton}
+            onClick={() => {
+              const target = removing;
+              setRemoving(null);
+              void act(() => call(api.POST("/api/v1/rooms/{room_id}/remove", byUser(target.user_id))));
+            }}
+          >
+            <span>{t("room.remove")}</span>
+          </button>
+        </div>
+      )}
+      {!ended && !removed && !removing && confirmingEnd && (
         <div
           class="room-bar confirm"
           role="alertdialog"
@@ -506,7 +571,7 @@ function LiveRoom(props: { roomId: string; account: Account }) {
           </button>
         </div>
       )}
-      {!ended && !removed && !confirmingEnd && (
+      {!ended && !removed && !confirmingEnd && !removing && (
         <div class="room-bar" role="toolbar" aria-label={t("room.controls")}>
           <button type="button" class="bar-button" data-testid="leave-room" onClick={() => void leave()}>
             <LeaveIcon />
@@ -562,6 +627,62 @@ function LiveRoom(props: { roomId: string; account: Account }) {
         </div>
       )}
     </section>
+  );
+}
+
+/** Your followers, each with "Ping" (a notice that opens this room), over the room. */
+function PingSheet(props: { roomId: string; selfId: string; onClose: () => void }) {
+  const [people, setPeople] = useState<Person[] | null>(null);
+  const [pinged, setPinged] = useState<Set<string>>(new Set());
+  const { busy, error, setError, run } = useAction({});
+  const sheet = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    call(api.GET("/api/v1/users/{user_id}/followers", { params: { path: { user_id: props.selfId }, query: { limit: 100 } } })).then(
+      (page) => setPeople(page.people),
+      (e: unknown) => setError(asError(e)),
+    );
+    sheet.current?.querySelector<HTMLElement>("h2")?.focus();
+  }, []);
+
+  const ping = (userId: string) =>
+    void run(async () => {
+      await call(api.POST("/api/v1/rooms/{room_id}/ping", { params: { path: { room_id: props.roomId } }, body: { user_id: userId } }));
+      setPinged(new Set([...pinged, userId]));
+    });
+
+  return (
+    <div class="sheet-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="ping-title" data-testid="ping-sheet" ref={sheet}
+        onKeyDown={(e) => e.key === "Escape" && props.onClose()}>
+        <button type="button" class="secondary small sheet-close" data-testid="close-ping-sheet" onClick={props.onClose}>
+          {t("common.close")}
+        </button>
+        <h2 id="ping-title" tabIndex={-1}>{t("room.ping_title")}</h2>
+        <p class="hint-block">{t("room.ping_hint")}</p>
+        <ErrorText error={error} />
+        {people === null ? (
+          <p aria-busy="true">{t("app.loading")}</p>
+        ) : people.length === 0 ? (
+          <p class="empty">{t("room.ping_none")}</p>
+        ) : (
+          <ul class="person-list">
+            {people.map((person) => (
+              <PersonRow key={person.id} id={person.id} name={person.profile.name} headline={person.profile.headline}
+                avatarUrl={person.profile.avatar_url} testId="ping-person">
+                {pinged.has(person.id) ? (
+                  <span class="chip-note" data-testid="pinged">{t("room.pinged")}</span>
+                ) : (
+                  <button type="button" class="secondary small" data-testid="ping" disabled={busy} onClick={() => ping(person.id)}>
+                    {t("room.ping")}
+                  </button>
+                )}
+              </PersonRow>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
   );
 }
 

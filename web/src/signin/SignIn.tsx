@@ -1,80 +1,72 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
-import { language, t } from "../i18n";
-import { LanguageSelect } from "../app";
+import { useEffect, useState } from "preact/hooks";
+import { t } from "../i18n";
 import { requestCode, verifyCode } from "../session";
-import { useObservable } from "../store/hooks";
-import { asError, ErrorText } from "../ui/ErrorText";
+import { ErrorText } from "../ui/ErrorText";
+import { LanguageSelect } from "../ui/LanguageSelect";
+import { composeNumber, formatPhone, PhoneFields, usePhones } from "../ui/phone";
+import { useAction } from "../ui/useAction";
 import { pickRegion } from "./regions";
-
-type Phones = typeof import("libphonenumber-js/min");
-
-/** Country metadata is loaded with this screen only (it is the largest part of the app). */
-function usePhones(): Phones | null {
-  const [phones, setPhones] = useState<Phones | null>(null);
-  useEffect(() => {
-    void import("libphonenumber-js/min").then(setPhones);
-  }, []);
-  return phones;
-}
 
 function browserLanguages(): readonly string[] {
   return navigator.languages?.length ? navigator.languages : [navigator.language];
 }
 
+/** Seconds left until `until` (a Date.now() time), ticking once a second; 0 when passed. */
+function useCountdown(until: number): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (until <= Date.now()) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [until]);
+  return Math.max(0, Math.ceil((until - now) / 1000));
+}
+
 /** Sign in: phone number with a country, then the code from the text message. */
 export function SignInScreen() {
-  const lang = useObservable(language);
   const phones = usePhones();
   const [country, setCountry] = useState<string | null>(null);
   const [number, setNumber] = useState("");
   const [sentTo, setSentTo] = useState<string | null>(null);
+  // The ticket of the newest code asked for here: its tries are ours alone.
+  const [ticket, setTicket] = useState<string | null>(null);
+  const [resendAt, setResendAt] = useState(0);
+  const [resent, setResent] = useState(false);
   const [code, setCode] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
-
-  const countries = useMemo(() => {
-    if (!phones) return [];
-    const names = new Intl.DisplayNames([lang], { type: "region" });
-    return phones
-      .getCountries()
-      .map((id) => ({ id, name: names.of(id) ?? id, dial: phones.getCountryCallingCode(id) }))
-      .sort((a, b) => a.name.localeCompare(b.name, lang));
-  }, [phones, lang]);
+  const { busy, error, setError, run } = useAction();
+  const resendIn = useCountdown(resendAt);
 
   const region = country ?? (phones ? pickRegion(browserLanguages(), (r) => phones.isSupportedCountry(r)) : "");
 
-  function fullNumber(): string {
-    const typed = number.trim();
-    if (typed.startsWith("+") || !phones) return typed;
-    return `+${phones.getCountryCallingCode(region as Parameters<Phones["getCountryCallingCode"]>[0])} ${typed}`;
+  async function ask(phone: string) {
+    const sent = await requestCode(phone);
+    setSentTo(sent.phone);
+    setTicket(sent.ticket);
+    setResendAt(Date.now() + sent.resend_in * 1000);
   }
 
-  async function send(event: Event) {
+  function send(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const sent = await requestCode(fullNumber());
-      setSentTo(sent.phone);
+    void run(async () => {
+      await ask(composeNumber(phones, region, number));
       setCode("");
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setBusy(false);
-    }
+      setResent(false);
+    });
   }
 
-  async function verify(event: Event) {
+  function resend() {
+    if (!sentTo) return;
+    void run(async () => {
+      await ask(sentTo);
+      setResent(true);
+    });
+  }
+
+  function verify(event: Event) {
     event.preventDefault();
     if (!sentTo) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await verifyCode(sentTo, code.trim());
-    } catch (e) {
-      setError(asError(e));
-      setBusy(false);
-    }
+    // Signed in, this screen goes away: it stays busy until then.
+    void run(() => verifyCode(sentTo, code.trim(), ticket), { keepBusy: true });
   }
 
   return (
@@ -87,34 +79,17 @@ export function SignInScreen() {
       {sentTo === null ? (
         <form onSubmit={send} noValidate>
           <h2>{t("signin.title")}</h2>
-          <label class="field">
-            <span>{t("signin.country")}</span>
-            <select
-              data-testid="phone-country"
-              value={region}
-              autocomplete="country"
-              onChange={(e) => setCountry((e.currentTarget as HTMLSelectElement).value)}
-            >
-              {countries.map((c) => (
-                <option value={c.id} key={c.id}>
-                  {t("signin.country_option", { name: c.name, code: c.dial })}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label class="field">
-            <span>{t("signin.phone")}</span>
-            <input
-              data-testid="phone-input"
-              type="tel"
-              inputMode="tel"
-              autocomplete="tel"
-              required
-              value={number}
-              onInput={(e) => setNumber((e.currentTarget as HTMLInputElement).value)}
-              aria-describedby="phone-hint"
-            />
-          </label>
+          <PhoneFields
+            phones={phones}
+            region={region}
+            onRegion={setCountry}
+            number={number}
+            onNumber={setNumber}
+            numberLabel={t("signin.phone")}
+            hintId="phone-hint"
+            testIds={{ country: "phone-country", number: "phone-input" }}
+            autocomplete
+          />
           <p class="hint" id="phone-hint">
             {t("signin.phone_hint")}
           </p>
@@ -126,7 +101,7 @@ export function SignInScreen() {
       ) : (
         <form onSubmit={verify} noValidate>
           <h2>{t("signin.code_title")}</h2>
-          <p>{t("signin.code_sent", { phone: sentTo })}</p>
+          <p data-testid="code-sent-to">{t("signin.code_sent", { phone: formatPhone(phones, sentTo) })}</p>
           <label class="field">
             <span>{t("signin.code")}</span>
             <input
@@ -144,6 +119,12 @@ export function SignInScreen() {
           <ErrorText error={error} testId="signin-error" />
           <button class="primary" type="submit" data-testid="verify-code" disabled={busy || code.length < 6}>
             {t("signin.verify")}
+          </button>
+          <div aria-live="polite">
+            {resent && resendIn > 0 && <p class="success" data-testid="code-resent">{t("signin.code_resent")}</p>}
+          </div>
+          <button type="button" class="secondary" data-testid="resend-code" disabled={busy || resendIn > 0} onClick={resend}>
+            {resendIn > 0 ? t("signin.resend_in", { seconds: resendIn }) : t("signin.resend")}
           </button>
           <button
             type="button"

@@ -12,7 +12,14 @@ export interface MenuItem {
  * A button that opens a menu: arrow keys move, Escape closes and returns focus to the button,
  * a click outside closes.
  */
-export function MenuButton(props: { label: string; testId: string; items: MenuItem[]; children: ComponentChildren }) {
+export function MenuButton(props: {
+  label: string;
+  /** Whose menu this is (a person's name), shown at its top. */
+  title?: string;
+  testId: string;
+  items: MenuItem[];
+  children: ComponentChildren;
+}) {
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLDivElement>(null);
@@ -68,8 +75,14 @@ export function MenuButton(props: { label: string; testId: string; items: MenuIt
       >
         {props.children}
       </button>
+      {open && <div class="menu-backdrop" data-testid="menu-backdrop" aria-hidden="true" onClick={() => setOpen(false)} />}
       {open && (
-        <div class="menu" role="menu" ref={menu} onKeyDown={onKeyDown}>
+        <div class="menu" role="menu" ref={menu} onKeyDown={onKeyDown} aria-label={props.title ?? props.label}>
+          {props.title && (
+            <p class="menu-title" data-testid="menu-title" aria-hidden="true">
+              {props.title}
+            </p>
+          )}
           {props.items.map((item) => (
             <button
               type="button"

@@ -1,9 +1,11 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { api, call, type Account, type Schemas } from "../api/client";
 import { t } from "../i18n";
+import { FindableChoice } from "../network/Findable";
 import { accountLive, claimWindow, refreshAccount } from "../session";
 import { useObservable } from "../store/hooks";
-import { asError, ErrorText } from "../ui/ErrorText";
+import { ErrorText } from "../ui/ErrorText";
+import { useAction } from "../ui/useAction";
 
 type ClaimWindow = Schemas["ClaimWindowOut"];
 
@@ -14,10 +16,8 @@ const POLL_MS = 10_000;
 export function WaitingRoomScreen(props: { account: Account }) {
   const live = useObservable(accountLive);
   const window = useObservable(claimWindow);
-  const [claiming, setClaiming] = useState(false);
-  const [error, setError] = useState<ReturnType<typeof asError> | null>(null);
+  const { busy: claiming, error, run } = useAction({ reload: refreshAccount });
   const waitlist = props.account.waitlist;
-
   useEffect(() => {
     let stopped = false;
     async function poll() {
@@ -37,18 +37,7 @@ export function WaitingRoomScreen(props: { account: Account }) {
     };
   }, [live]);
 
-  async function claim() {
-    setClaiming(true);
-    setError(null);
-    try {
-      await call(api.POST("/api/v1/passes/claim"));
-      await refreshAccount();
-    } catch (e) {
-      setError(asError(e));
-    } finally {
-      setClaiming(false);
-    }
-  }
+  const claim = () => run(() => call(api.POST("/api/v1/passes/claim")));
 
   return (
     <section class="waiting">
@@ -75,6 +64,7 @@ export function WaitingRoomScreen(props: { account: Account }) {
         <p class="card">{t("waiting.window_scheduled", { time: new Date(window.opens_at).toLocaleString() })}</p>
       )}
       <ErrorText error={error} />
+      <FindableChoice label="waiting.findable" />
       <div class="card">
         <h2>{t("waiting.next_title")}</h2>
         <ul class="steps">

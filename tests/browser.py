@@ -33,26 +33,39 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail("the browser tests need Debian's `chromium` on PATH (apt-get install chromium)", pytrace=False)
+    pytest.fail(
+        "the browser tests need Debian's `chromium` on PATH (apt-get install chromium)",
+        pytrace=False,
+    )
 
 
 def node() -> str:
     """node with playwright-core installed in web/, or a loud failure."""
     found = shutil.which("node")
     if found is None:
-        pytest.fail("the browser tests need `node` on PATH (apt-get install nodejs npm)", pytrace=False)
+        pytest.fail(
+            "the browser tests need `node` on PATH (apt-get install nodejs npm)", pytrace=False
+        )
     if not (WEB / "node_modules" / "playwright-core" / "package.json").exists():
-        pytest.fail("web/node_modules has no playwright-core: run `cd web && npm ci`", pytrace=False)
+        pytest.fail(
+            "web/node_modules has no playwright-core: run `cd web && npm ci`", pytrace=False
+        )
     return found
 
 
 def require_built_client() -> None:
     """The built web client that `mitalk serve` serves, or a loud failure."""
     if not (WEB / "dist" / "index.html").exists():
-        pytest.fail("web/dist is not built: run `bash scripts/setup.sh` (or `cd web && npm ci && npm run build`)", pytrace=False)
+        pytest.fail(
+            "web/dist is not built: "
+            "run `bash scripts/setup.sh` (or `cd web && npm ci && npm run build`)",
+            pytrace=False,
+        )
 
 
-def run_scenario(script: str, base: str, data: Path, out: Path, timeout: int, **extra: object) -> None:
+def run_scenario(
+    script: str, base: str, data: Path, out: Path, timeout: int, **extra: object
+) -> None:
     """Run web/e2e/<script> against the server at ``base``; fail with its output if it fails."""
     config = {
         "base": base,
@@ -81,10 +94,14 @@ def run_scenario(script: str, base: str, data: Path, out: Path, timeout: int, **
         # The server's own lines (its calls to the Janus API would drown them).
         logs = "".join(
             f"\n--- {log.name} (last lines, Janus API calls left out) ---\n"
-            + "\n".join([line for line in log.read_text().splitlines() if "HTTP Request:" not in line][-40:])
+            + "\n".join(
+                [line for line in log.read_text().splitlines() if "HTTP Request:" not in line][-40:]
+            )
             for log in sorted(data.parent.glob("serve-*.log"))
         )
-        pytest.fail(f"{script} failed (exit {process.returncode}):\n{stdout}\n{stderr}{logs}", pytrace=False)
+        pytest.fail(
+            f"{script} failed (exit {process.returncode}):\n{stdout}\n{stderr}{logs}", pytrace=False
+        )
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
+import mitalk.models  # noqa: F401 - registers every table
 from mitalk.app import create_app
 from mitalk.core.database import Base, Database, utcnow
 from mitalk.core.migrate import upgrade
 from mitalk.core.settings import Settings
-import mitalk.models  # noqa: F401 - registers every table
 
 POSTGRES_URL = os.environ.get(
     "MITALK_TEST_POSTGRES_URL", "postgresql+asyncpg://mitalk:mitalk@127.0.0.1:5432/mitalk_test"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,9 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.access import service as access
+from mitalk.accounts import repository as accounts_repo
 from mitalk.core.database import Database, unit_of_work, utcnow
+from mitalk.core.security import hash_token, new_token
 from mitalk.core.settings import Settings
 
 T = TypeVar("T")
@@ -22,8 +25,13 @@ _counter = iter(range(10_000_000))
 
 
 def new_phone() -> str:
-    """A fresh, valid German mobile number in E.164."""
-    return f"+49151{next(_counter) + 20_000_000:08d}"
+    """A fresh, valid German mobile number in E.164, each in a block of 1,000 of its own.
+
+    Consecutive numbers would all share one block, whose text budget (sms_per_prefix_per_hour)
+    a test signing in many people would use up: the counter is spread over the range by a
+    multiplier coprime with 10**8 (so numbers never repeat).
+    """
+    return f"+49151{(next(_counter) * 7_919 + 20_000_000) % 100_000_000:08d}"
 
 
 def last_code(outbox: Path, phone: str) -> str:
@@ -81,7 +89,9 @@ async def add_staff(db: Database, settings: Settings, phone: str) -> None:
     await in_transaction(db, lambda s: access.add_staff(s, settings, phone, utcnow()))
 
 
-async def staff_member(client: AsyncClient, outbox: Path, db: Database, settings: Settings) -> Person:
+async def staff_member(
+    client: AsyncClient, outbox: Path, db: Database, settings: Settings
+) -> Person:
     phone = new_phone()
     await add_staff(db, settings, phone)
     return await sign_in(client, outbox, phone)
@@ -125,3 +135,17 @@ async def bulk_waitlisters(db: Database, settings: Settings, count: int) -> list
         return people
 
     return await in_transaction(db, work)
+
+
+async def another_session(db: Database, person: Person) -> Person:
+    """The same account signed in on one more device (a session made as sign-in makes it)."""
+    token = new_token()
+
+    async def work(session: AsyncSession) -> None:
+        await accounts_repo.add_auth_session(
+            session, person.id, hash_token(token), utcnow() + dt.timedelta(days=1)
+        )
+
+    await in_transaction(db, work)
+    return Person(person.phone, token, person.account)
+

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 MITALK = [sys.executable, "-m", "mitalk"]
+STARTUP_SECONDS = 120
 
 
 def free_port() -> int:
@@ -27,7 +28,11 @@ def mitalk_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITALK_")}
     # No managed Janus unless a test asks for one (tests/media does, inside its namespace).
     env.update(
-        {"MITALK_DATA_DIR": str(data_dir), "MITALK_SECRET_KEY": "live-test-key", "MITALK_MEDIA": "off"},
+        {
+            "MITALK_DATA_DIR": str(data_dir),
+            "MITALK_SECRET_KEY": "live-test-key",
+            "MITALK_MEDIA": "off",
+        },
         **extra,
     )
     return env
@@ -36,7 +41,8 @@ def mitalk_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def run_cli(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run the `mitalk` command as an operator would."""
     return subprocess.run(
-        [*MITALK, *args], env=mitalk_env(data_dir, **extra), capture_output=True, text=True, timeout=60
+        [*MITALK, *args], env=mitalk_env(data_dir, **extra), capture_output=True, text=True,
+        timeout=60, check=False,
     )
 
 
@@ -51,7 +57,9 @@ def live_server(data_dir: Path, **extra: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a busy 2-core machine (load 13) a cold `mitalk serve` took 25-30 s
+        # to answer.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"mitalk serve exited with {process.returncode}; see {log.name}")
@@ -61,7 +69,9 @@ def live_server(data_dir: Path, **extra: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"mitalk serve did not become healthy in 30 s; see {log.name}")
+                raise RuntimeError(
+                    f"mitalk serve did not become healthy in {STARTUP_SECONDS} s; see {log.name}"
+                )
             time.sleep(0.1)
         yield base
     finally:

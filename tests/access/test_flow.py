@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from httpx import AsyncClient
 
@@ -29,7 +30,9 @@ async def me(client: AsyncClient, person) -> dict:  # type: ignore[no-untyped-de
     return response.json()
 
 
-async def drop(db: Database, settings: Settings, count: int, drop_id: str | None = None) -> access.DropResult:
+async def drop(
+    db: Database, settings: Settings, count: int, drop_id: str | None = None
+) -> access.DropResult:
     return await run_drop(db, settings, count, drop_id, batch_size=2)
 
 
@@ -45,7 +48,9 @@ async def open_window(db: Database, total: int, clock: Clock | None = None, **kw
     return window.id
 
 
-async def test_the_whole_funnel(client: AsyncClient, outbox: Path, db: Database, settings: Settings) -> None:
+async def test_the_whole_funnel(
+    client: AsyncClient, outbox: Path, db: Database, settings: Settings
+) -> None:
     """The walk-through a new operator makes, as issue 'Done means' lists it."""
     # internal: staff gets in, everyone else waits in order of verification.
     staff = await staff_member(client, outbox, db, settings)
@@ -58,7 +63,9 @@ async def test_the_whole_funnel(client: AsyncClient, outbox: Path, db: Database,
     # invite: the staff member invites a third number, which gets straight in.
     await set_phase(db, "invite")
     third_phone = new_phone()
-    invited = await client.post("/api/v1/invites", json={"phone": third_phone}, headers=staff.headers)
+    invited = await client.post(
+        "/api/v1/invites", json={"phone": third_phone}, headers=staff.headers
+    )
     assert invited.status_code == 201, invited.text
     assert invited.json()["status"] == "pending" and invited.json()["phone"] == third_phone
     third = await sign_in(client, outbox, third_phone)
@@ -96,7 +103,9 @@ async def test_waitlisted_accounts_may_only_read_themselves_claim_and_edit_profi
     patched = await client.patch("/api/v1/me/profile", json={"name": "Ada"}, headers=person.headers)
     assert patched.status_code == 200 and patched.json()["name"] == "Ada"
     for method, path in [("GET", "/api/v1/invites"), ("POST", "/api/v1/invites")]:
-        response = await client.request(method, path, json={"phone": new_phone()}, headers=person.headers)
+        response = await client.request(
+            method, path, json={"phone": new_phone()}, headers=person.headers
+        )
         assert response.status_code == 403 and response.json()["error"]["code"] == "not_active"
 
 
@@ -137,7 +146,9 @@ async def test_staff_added_later_is_let_in(
     assert body["status"] == "active" and body["is_staff"] is True and body["waitlist"] is None
 
 
-async def test_invite_rules(client: AsyncClient, outbox: Path, db: Database, settings: Settings) -> None:
+async def test_invite_rules(
+    client: AsyncClient, outbox: Path, db: Database, settings: Settings
+) -> None:
     await set_phase(db, "invite")
     inviter = await member(client, outbox, db)
     other = await member(client, outbox, db)
@@ -146,16 +157,18 @@ async def test_invite_rules(client: AsyncClient, outbox: Path, db: Database, set
     assert created.status_code == 201
     dup = await client.post("/api/v1/invites", json={"phone": target}, headers=other.headers)
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "already_invited"
-    mem = await client.post("/api/v1/invites", json={"phone": other.phone}, headers=inviter.headers)
-    assert mem.status_code == 409 and mem.json()["error"]["code"] == "already_member"
     bad = await client.post("/api/v1/invites", json={"phone": "123"}, headers=inviter.headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_phone"
 
     # Someone else cannot revoke it; the inviter can, and gets the invite back.
     invite_id = created.json()["id"]
-    assert (await client.delete(f"/api/v1/invites/{invite_id}", headers=other.headers)).status_code == 404
+    assert (
+        await client.delete(f"/api/v1/invites/{invite_id}", headers=other.headers)
+    ).status_code == 404
     before = (await me(client, inviter))["invites_left"]
-    assert (await client.delete(f"/api/v1/invites/{invite_id}", headers=inviter.headers)).status_code == 204
+    assert (
+        await client.delete(f"/api/v1/invites/{invite_id}", headers=inviter.headers)
+    ).status_code == 204
     assert (await me(client, inviter))["invites_left"] == before + 1
     assert (await client.get("/api/v1/invites", headers=inviter.headers)).json()["invites"] == []
     # A revoked invite lets nobody in.
@@ -164,7 +177,9 @@ async def test_invite_rules(client: AsyncClient, outbox: Path, db: Database, set
 
     # A used invite cannot be revoked.
     used_phone = new_phone()
-    used = (await client.post("/api/v1/invites", json={"phone": used_phone}, headers=inviter.headers)).json()
+    used = (
+        await client.post("/api/v1/invites", json={"phone": used_phone}, headers=inviter.headers)
+    ).json()
     await sign_in(client, outbox, used_phone)
     gone = await client.delete(f"/api/v1/invites/{used['id']}", headers=inviter.headers)
     assert gone.status_code == 409 and gone.json()["error"]["code"] == "invite_not_pending"
@@ -172,7 +187,11 @@ async def test_invite_rules(client: AsyncClient, outbox: Path, db: Database, set
     # Invites run out.
     left = (await me(client, inviter))["invites_left"]
     for _ in range(left):
-        assert (await client.post("/api/v1/invites", json={"phone": new_phone()}, headers=inviter.headers)).status_code == 201
+        assert (
+            await client.post(
+                "/api/v1/invites", json={"phone": new_phone()}, headers=inviter.headers
+            )
+        ).status_code == 201
     out = await client.post("/api/v1/invites", json={"phone": new_phone()}, headers=inviter.headers)
     assert out.status_code == 403 and out.json()["error"]["code"] == "no_invites_left"
 
@@ -183,17 +202,23 @@ async def test_inviting_someone_who_already_waits_lets_them_in_at_once(
     await set_phase(db, "invite")
     inviter = await member(client, outbox, db)
     waiting = await waitlister(client, outbox)
-    response = await client.post("/api/v1/invites", json={"phone": waiting.phone}, headers=inviter.headers)
+    response = await client.post(
+        "/api/v1/invites", json={"phone": waiting.phone}, headers=inviter.headers
+    )
     assert response.status_code == 201
     assert (await me(client, waiting))["status"] == "active"
     listed = (await client.get("/api/v1/invites", headers=inviter.headers)).json()["invites"]
     assert listed[0]["status"] == "used"
 
 
-async def test_invites_wait_for_the_invite_phase(client: AsyncClient, outbox: Path, db: Database, settings: Settings) -> None:
+async def test_invites_wait_for_the_invite_phase(
+    client: AsyncClient, outbox: Path, db: Database, settings: Settings
+) -> None:
     staff = await staff_member(client, outbox, db, settings)  # phase internal
     target = new_phone()
-    assert (await client.post("/api/v1/invites", json={"phone": target}, headers=staff.headers)).status_code == 201
+    assert (
+        await client.post("/api/v1/invites", json={"phone": target}, headers=staff.headers)
+    ).status_code == 201
     person = await sign_in(client, outbox, target)
     assert person.account["status"] == "waitlisted"
     await set_phase(db, "invite")
@@ -230,7 +255,9 @@ async def test_claims_are_idempotent_and_need_an_open_window(
     await open_window(db, 5, clock, opens_at=opens, closes_at=opens + dt.timedelta(minutes=5))
     early = await client.post("/api/v1/passes/claim", headers=person.headers)
     assert early.status_code == 409 and early.json()["error"]["code"] == "window_closed"
-    window = (await client.get("/api/v1/waitlist/me", headers=person.headers)).json()["claim_window"]
+    window = (await client.get("/api/v1/waitlist/me", headers=person.headers)).json()[
+        "claim_window"
+    ]
     assert window["state"] == "scheduled" and window["remaining"] == 5
 
     clock.advance(600)
@@ -244,6 +271,72 @@ async def test_claims_are_idempotent_and_need_an_open_window(
     clock.advance(301)
     after = await client.post("/api/v1/passes/claim", headers=late.headers)
     assert after.status_code == 409 and after.json()["error"]["code"] == "window_closed"
+
+
+async def test_an_invite_to_a_members_number_looks_like_any_other(
+    client: AsyncClient, outbox: Path, db: Database
+) -> None:
+    """Invites do not tell who is a member (59 invite-and-revoke probes used to map numbers)."""
+    await set_phase(db, "invite")
+    inviter = await member(client, outbox, db)
+    someone = await member(client, outbox, db)
+    start = (await me(client, inviter))["invites_left"]
+    theirs = (await me(client, someone))["invites_left"]
+    answers = {}
+    for label, phone in (("member", someone.phone), ("stranger", new_phone())):
+        created = await client.post(
+            "/api/v1/invites", json={"phone": phone}, headers=inviter.headers
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        answers[label] = (sorted(body), body["status"])
+        revoked = await client.delete(f"/api/v1/invites/{body['id']}", headers=inviter.headers)
+        assert revoked.status_code == 204, revoked.text
+        again = await client.post("/api/v1/invites", json={"phone": phone}, headers=inviter.headers)
+        assert again.status_code == 201 and again.json()["status"] == "pending", again.text
+    assert answers["member"] == answers["stranger"]
+    assert answers["member"] == (["created_at", "id", "phone", "status", "used_at"], "pending")
+    listed = (await client.get("/api/v1/invites", headers=inviter.headers)).json()
+    assert [i["status"] for i in listed["invites"]] == ["pending", "pending"]
+    assert listed["invites_left"] == start - 2
+    # the member is told, once per inviter however often they are invited, with a link
+    notices = (await client.get("/api/v1/notifications", headers=someone.headers)).json()
+    told = [n for n in notices["notifications"] if n["kind"] == "invited_as_member"]
+    assert len(told) == 1 and told[0]["data"] == {"user_id": inviter.id}, notices
+    account = await me(client, someone)
+    assert account["status"] == "active" and account["invites_left"] == theirs
+
+
+async def test_invites_a_day_count_revoked_ones(
+    client: AsyncClient, outbox: Path, db: Database, clock: Clock
+) -> None:
+    """Invite-and-revoke gave the invite back each time: 10 a day, revoked ones included."""
+    await set_phase(db, "invite")
+    inviter = await member(client, outbox, db)
+    start = (await me(client, inviter))["invites_left"]
+    for _ in range(10):
+        made = await client.post(
+            "/api/v1/invites", json={"phone": new_phone()}, headers=inviter.headers
+        )
+        assert made.status_code == 201, made.text
+        invite_id = made.json()["id"]
+        revoked = await client.delete(f"/api/v1/invites/{invite_id}", headers=inviter.headers)
+        assert revoked.status_code == 204
+
+    async def invite() -> Any:
+        return await client.post(
+            "/api/v1/invites", json={"phone": new_phone()}, headers=inviter.headers
+        )
+
+    refused = await invite()
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert "10 invites a day" in refused.json()["error"]["message"]
+    wait = int(refused.headers["Retry-After"])
+    assert 23 * 3600 < wait <= 24 * 3600 + 1
+    assert (await me(client, inviter))["invites_left"] == start  # the refused one spent nothing
+    clock.advance(wait)
+    again = await invite()
+    assert again.status_code == 201, again.text
 
 
 async def test_members_need_no_pass(client: AsyncClient, outbox: Path, db: Database) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-
-from httpx import AsyncClient
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from sqlalchemy import func, select
-
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from httpx import AsyncClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from conftest import REDIS_URL, Clock, flush_redis, run_aside
 from factories import bulk_waitlisters, in_transaction
@@ -23,6 +23,7 @@ from mitalk.access.models import PassGrant, PassWindow
 from mitalk.accounts.models import User
 from mitalk.core.database import Database, utcnow
 from mitalk.core.settings import Settings
+from mitalk.notifications.models import Notification
 
 
 @pytest.fixture(params=["desk-default", "desk-redis"])
@@ -35,6 +36,7 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
     return Settings(
         data_dir=tmp_path / "data", database_url=database_url, secret_key="k",
         redis_url=redis_url, run_workers=False,
+        claims_per_address=1_000_000,  # every claimant here shares the test client's address
     )
 
 
@@ -81,10 +83,14 @@ async def test_never_more_passes_than_n_under_concurrent_claims(
     assert all(codes == {200} for pid, codes in by_person.items() if pid in winners)
 
     async def recorded(session):  # type: ignore[no-untyped-def]
-        grants = (await session.scalars(select(PassGrant.user_id).where(PassGrant.window_id == window.id))).all()
+        grants = (
+            await session.scalars(select(PassGrant.user_id).where(PassGrant.window_id == window.id))
+        ).all()
         counted = await session.scalar(select(PassWindow.granted).where(PassWindow.id == window.id))
         active = await session.scalar(
-            select(func.count()).select_from(User).where(User.id.in_(list(by_person)), User.status == "active")
+            select(func.count())
+            .select_from(User)
+            .where(User.id.in_(list(by_person)), User.status == "active")
         )
         return grants, counted, active
 
@@ -114,6 +120,8 @@ async def test_concurrent_drops_admit_distinct_people(
     order = [statuses[p.id] for p in people]
     # The first 21 in line are in, the rest still wait: drops never skip anyone.
     assert order == ["active"] * 21 + ["waitlisted"] * 9
+    # ... and each of them is told once, by the drop that let them in.
+    assert sorted(await told(db)) == sorted(p.id for p in people[:21])
 
 
 async def test_same_drop_id_run_concurrently_admits_once(db: Database, settings: Settings) -> None:
@@ -122,12 +130,60 @@ async def test_same_drop_id_run_concurrently_admits_once(db: Database, settings:
     async def one_drop() -> access.DropResult | str:
         try:
             return await run_drop(db, settings, 4, "same-id", batch_size=1)
-        except Exception as exc:  # the loser of a simultaneous insert of the same id
+        except Exception as exc:  # noqa: BLE001 - the loser of a simultaneous insert of the same id
             return type(exc).__name__
 
     await asyncio.gather(one_drop(), one_drop(), one_drop())
 
     async def count(session):  # type: ignore[no-untyped-def]
-        return await session.scalar(select(func.count()).select_from(User).where(User.status == "active"))
+        return await session.scalar(
+            select(func.count()).select_from(User).where(User.status == "active")
+        )
 
     assert await in_transaction(db, count) == 4
+    assert len(await told(db)) == 4  # every run told only the people not told yet
+
+
+async def told(db: Database) -> list[str]:
+    """Who has a pass notice with its text message queued (a person twice shows twice)."""
+
+    async def read(session):  # type: ignore[no-untyped-def]
+        rows = await session.execute(
+            select(Notification.user_id).where(
+                Notification.kind == "pass_granted", Notification.sms_status == "pending",
+                Notification.dedupe_key == "pass:" + Notification.user_id,
+            )
+        )
+        return [str(uid) for (uid,) in rows]
+
+    return await in_transaction(db, read)
+
+
+async def test_a_drop_killed_after_granting_tells_everyone_when_resumed(
+    db: Database, settings: Settings
+) -> None:
+    """Grants commit before their notices: a run that dies in between leaves people in but
+    untold, and the drop is not done until running it again has told them, once each."""
+    people = await bulk_waitlisters(db, settings, 7)
+    ids = [p.id for p in people]
+    await in_transaction(db, lambda s: access.begin_drop(s, 5, utcnow(), "killed"))
+    # The killed run: two batches granted, only the first one told.
+    first = await in_transaction(
+        db, lambda s: access.drop_batch(s, settings, "killed", 2, utcnow())
+    )
+    second = await in_transaction(
+        db, lambda s: access.drop_batch(s, settings, "killed", 2, utcnow(), first[2][1])
+    )
+    assert (first[0], second[0]) == (2, 4) and first[2] is not None
+    await in_transaction(
+        db, lambda s: access.tell_drop_range(s, "killed", first[2][0], first[2][1], utcnow())
+    )
+    assert sorted(await told(db)) == sorted(ids[:2])
+    stats = await in_transaction(db, lambda s: access.waitlist_stats(s, utcnow()))
+    assert [(d.id, d.admitted, d.status) for d in stats.drops] == [("killed", 4, "running")]
+
+    resumed = await run_drop(db, settings, 5, "killed", batch_size=2)
+    assert (resumed.admitted, resumed.resumed, resumed.already_ran) == (5, True, False)
+    assert sorted(await told(db)) == sorted(ids[:5])  # the untold and the fifth; nobody twice
+    again = await run_drop(db, settings, 5, "killed", batch_size=2)
+    assert again.already_ran and sorted(await told(db)) == sorted(ids[:5])

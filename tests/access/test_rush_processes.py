@@ -1,9 +1,11 @@
 """Claim windows across real server processes: several workers share one window, and a SIGKILL
-of the server mid-window loses no granted pass and grants none too many."""
+of the server mid-window loses no granted pass and grants none too many; over HTTP and over the
+account socket (``pass.claim``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import text
 
 from conftest import REDIS_URL, flush_redis, run_aside
@@ -25,16 +28,37 @@ from mitalk.core.database import Database, unit_of_work, utcnow
 
 
 @contextmanager
-def server(database_url: str, data: Path, workers: int, redis: str | None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(
+    database_url: str, data: Path, workers: int, redis: str | None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`mitalk serve` in its own process group (SIGKILL reaches every worker)."""
     port = free_port()
-    extra = {"MITALK_DATABASE_URL": database_url, "MITALK_RUN_WORKERS": "false"}
+    # Every claimant here comes from one loopback address: lift the per-address claim limit.
+    extra = {
+        "MITALK_DATABASE_URL": database_url,
+        "MITALK_RUN_WORKERS": "false",
+        "MITALK_CLAIMS_PER_ADDRESS": "1000000",
+    }
     if redis:
         extra["MITALK_REDIS_URL"] = redis
     log = (data.parent / f"serve-{port}.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mitalk", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=mitalk_env(data, **extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "mitalk",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=mitalk_env(data, **extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,7 +89,9 @@ async def claim_all(base: str, tokens: list[str], repeats: int) -> dict[str, set
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         async def one(token: str) -> tuple[str, int]:
             try:
-                response = await client.post("/api/v1/passes/claim", headers={"Authorization": f"Bearer {token}"})
+                response = await client.post(
+                    "/api/v1/passes/claim", headers={"Authorization": f"Bearer {token}"}
+                )
             except httpx.HTTPError:
                 return token, 0  # the server was killed under this request
             assert response.status_code in (200, 409), response.text
@@ -78,15 +104,68 @@ async def claim_all(base: str, tokens: list[str], repeats: int) -> dict[str, set
     return statuses
 
 
+async def claim_all_over_sockets(
+    base: str, tokens: list[str], repeats: int
+) -> dict[str, set[int]]:
+    """The same over account sockets: each token opens one and sends ``pass.claim`` ``repeats``
+    times; the answers are mapped to the HTTP statuses (granted 200, refused 409, killed 0)."""
+    url = base.replace("http://", "ws://") + "/api/v1/me/ws?token="
+    limit = asyncio.Semaphore(64)
+
+    async def one(token: str) -> tuple[str, set[int]]:
+        codes: set[int] = set()
+        async with limit:
+            try:
+                async with websockets.connect(url + token, open_timeout=30) as ws:
+                    assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "hello"
+                    for _ in range(repeats):
+                        await ws.send(json.dumps({"type": "pass.claim"}))
+                        while (message := json.loads(await asyncio.wait_for(ws.recv(), 30)))[
+                            "type"
+                        ] != "pass.claim_result":
+                            pass
+                        assert message["result"] in ("granted", "sold_out"), message
+                        codes.add(200 if message["result"] == "granted" else 409)
+            except TimeoutError as exc:
+                raise AssertionError("a socket claim went unanswered for 30 s") from exc
+            except (OSError, EOFError, websockets.exceptions.WebSocketException):
+                codes.add(0)  # the server was killed under this claim (or this handshake)
+        return token, codes
+
+    return dict(await asyncio.gather(*(one(t) for t in tokens)))
+
+
+async def claim_via(via: str, base: str, tokens: list[str], repeats: int) -> dict[str, set[int]]:
+    """Claims over HTTP or over the account socket."""
+    if via == "socket":
+        return await claim_all_over_sockets(base, tokens, repeats)
+    return await claim_all(base, tokens, repeats)
+
+
 async def recorded_grants(db: Database, window_id: str) -> tuple[int, int, int]:
     async with db.engine.connect() as conn:
-        total = (await conn.execute(text("SELECT COUNT(*) FROM pass_grants WHERE window_id = :w"), {"w": window_id})).scalar()
-        people = (await conn.execute(text("SELECT COUNT(DISTINCT user_id) FROM pass_grants WHERE window_id = :w"), {"w": window_id})).scalar()
-        counted = (await conn.execute(text("SELECT granted FROM pass_windows WHERE id = :w"), {"w": window_id})).scalar()
+        total = (
+            await conn.execute(
+                text("SELECT COUNT(*) FROM pass_grants WHERE window_id = :w"), {"w": window_id}
+            )
+        ).scalar()
+        people = (
+            await conn.execute(
+                text("SELECT COUNT(DISTINCT user_id) FROM pass_grants WHERE window_id = :w"),
+                {"w": window_id},
+            )
+        ).scalar()
+        counted = (
+            await conn.execute(
+                text("SELECT granted FROM pass_windows WHERE id = :w"), {"w": window_id}
+            )
+        ).scalar()
     return int(total or 0), int(people or 0), int(counted or 0)
 
 
-async def settle(db: Database, window_id: str, expected: int, timeout: float = 30) -> tuple[int, int, int]:
+async def settle(
+    db: Database, window_id: str, expected: int, timeout: float = 30
+) -> tuple[int, int, int]:
     """Wait for the grant stream to reach the database (Redis desk) up to ``expected`` grants."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -96,7 +175,10 @@ async def settle(db: Database, window_id: str, expected: int, timeout: float = 3
         await asyncio.sleep(0.2)
 
 
-async def test_two_workers_share_one_window_exactly(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("via", ["http", "socket"])
+async def test_two_workers_share_one_window_exactly(
+    via: str, database_url: str, tmp_path: Path
+) -> None:
     run_aside(flush_redis(REDIS_URL))
     db = Database(database_url)
     try:
@@ -105,7 +187,7 @@ async def test_two_workers_share_one_window_exactly(database_url: str, tmp_path:
         async with unit_of_work(db) as session:
             window = await access.open_window(session, 100, utcnow())
         with server(database_url, tmp_path / "data", workers=2, redis=REDIS_URL) as (base, _):
-            statuses = await claim_all(base, tokens, repeats=2)
+            statuses = await claim_via(via, base, tokens, repeats=2)
         winners = [t for t, codes in statuses.items() if codes == {200}]
         assert len(winners) == 100
         assert all(codes == {409} for t, codes in statuses.items() if t not in winners)
@@ -114,9 +196,10 @@ async def test_two_workers_share_one_window_exactly(database_url: str, tmp_path:
         await db.dispose()
 
 
+@pytest.mark.parametrize("via", ["http", "socket"])
 @pytest.mark.parametrize("desk", ["default", "redis"])
 async def test_server_killed_mid_window_loses_and_overgrants_nothing(
-    desk: str, database_url: str, tmp_path: Path
+    desk: str, via: str, database_url: str, tmp_path: Path
 ) -> None:
     redis = REDIS_URL if desk == "redis" else None
     if redis:
@@ -129,7 +212,7 @@ async def test_server_killed_mid_window_loses_and_overgrants_nothing(
         async with unit_of_work(db) as session:
             window = await access.open_window(session, 150, utcnow())
         with server(database_url, data, workers=1, redis=redis) as (base, process):
-            claims = asyncio.create_task(claim_all(base, tokens[:300], repeats=1))
+            claims = asyncio.create_task(claim_via(via, base, tokens[:300], repeats=1))
             # SIGKILL the whole server once some passes are granted, mid-window.
             while (await recorded_grants(db, window.id))[0] < 20 and not claims.done():
                 await asyncio.sleep(0.01)
@@ -140,7 +223,7 @@ async def test_server_killed_mid_window_loses_and_overgrants_nothing(
         assert granted_before, "the kill came before any claim was answered"
         with server(database_url, data, workers=1, redis=redis) as (base, _):
             # Everyone who was told "granted" still holds a pass; the rest of the line claims now.
-            again = await claim_all(base, tokens, repeats=1)
+            again = await claim_via(via, base, tokens, repeats=1)
             holders = {t for t, codes in again.items() if codes == {200}}
             assert granted_before <= holders
             assert len(holders) == 150  # the window sells out exactly

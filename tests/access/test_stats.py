@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import SecretStr
 
 from factories import bulk_waitlisters, in_transaction, member, staff_member
 from live import run_cli
@@ -18,30 +19,41 @@ from mitalk.core.settings import Settings
 async def test_stats_need_the_operator_token_and_add_up(
     app: FastAPI, client: AsyncClient, outbox: Path, db: Database, settings: Settings
 ) -> None:
-    app.state.settings.operator_token = "op-secret-123"
+    app.state.settings.operator_token = SecretStr("op-secret-123")
     people = await bulk_waitlisters(db, settings, 10)
     await run_drop(db, settings, 3, "d1")
     await in_transaction(db, lambda s: access.open_window(s, 2, utcnow()))
     for person in people[3:6]:
         await client.post("/api/v1/passes/claim", headers=person.headers)
 
-    users = [None, people[9], await member(client, outbox, db), await staff_member(client, outbox, db, settings)]
+    users = [
+        None,
+        people[9],
+        await member(client, outbox, db),
+        await staff_member(client, outbox, db, settings),
+    ]
     for user in users:
         headers = user.headers if user else {}
         refused = await client.get("/api/v1/admin/waitlist/stats", headers=headers)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "operator_only"
 
-    response = await client.get("/api/v1/admin/waitlist/stats", headers={"Authorization": "Bearer op-secret-123"})
+    response = await client.get(
+        "/api/v1/admin/waitlist/stats", headers={"Authorization": "Bearer op-secret-123"}
+    )
     assert response.status_code == 200, response.text
     stats = response.json()
     assert (stats["joined"], stats["admitted"], stats["waiting"]) == (10, 5, 5)
     assert [(d["id"], d["admitted"], d["status"]) for d in stats["drops"]] == [("d1", 3, "done")]
-    assert [(w["total"], w["granted"], w["state"]) for w in stats["windows"]] == [(2, 2, "sold_out")]
+    assert [(w["total"], w["granted"], w["state"]) for w in stats["windows"]] == [
+        (2, 2, "sold_out")
+    ]
     assert stats["claims_per_second_last_10s"] == 0.2
 
 
 async def test_stats_are_off_without_a_token(client: AsyncClient) -> None:
-    response = await client.get("/api/v1/admin/waitlist/stats", headers={"Authorization": "Bearer "})
+    response = await client.get(
+        "/api/v1/admin/waitlist/stats", headers={"Authorization": "Bearer "}
+    )
     assert response.status_code == 403
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mitalk.accounts.phones import InvalidPhone, normalize_phone
+from mitalk.accounts.errors import InvalidPhone
+from mitalk.accounts.phones import normalize_phone
 
 REGIONS = sorted(
     r for r in phonenumbers.SUPPORTED_REGIONS
@@ -26,9 +28,13 @@ def mobile_numbers(draw: st.DrawFn) -> phonenumbers.PhoneNumber:
     return example
 
 
-@given(number=mobile_numbers(), fmt=st.sampled_from(FORMATS), noise=st.sampled_from(["", " ", "  "]))
+@given(
+    number=mobile_numbers(), fmt=st.sampled_from(FORMATS), noise=st.sampled_from(["", " ", "  "])
+)
 @settings(max_examples=300, deadline=None)
-def test_every_written_form_normalises_to_e164(number: phonenumbers.PhoneNumber, fmt: int, noise: str) -> None:
+def test_every_written_form_normalises_to_e164(
+    number: phonenumbers.PhoneNumber, fmt: int, noise: str
+) -> None:
     expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     written = noise + phonenumbers.format_number(number, fmt) + noise
     assert normalize_phone(written) == expected
@@ -47,7 +53,9 @@ def test_national_form_with_region_normalises(number: phonenumbers.PhoneNumber) 
 @given(number=mobile_numbers())
 @settings(max_examples=200, deadline=None)
 def test_normalisation_is_idempotent(number: phonenumbers.PhoneNumber) -> None:
-    once = normalize_phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+    once = normalize_phone(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    )
     assert normalize_phone(once) == once
     assert once.startswith("+") and once[1:].isdigit() and len(once) <= 16
 
@@ -65,7 +73,15 @@ def test_any_text_is_a_number_or_invalid_phone(raw: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "12", "+49 151", "+999 123456789", "not a number", "+49 151 2345 6789 1234 5678 9012 3456"],
+    [
+        "",
+        "   ",
+        "12",
+        "+49 151",
+        "+999 123456789",
+        "not a number",
+        "+49 151 2345 6789 1234 5678 9012 3456",
+    ],
 )
 def test_invalid_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidPhone):

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import pytest
@@ -38,10 +39,10 @@ def test_twilio_request_building() -> None:
 
 
 class _Provider(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, list[str]]]] = []
+    received: ClassVar[list[tuple[str, dict[str, list[str]]]]] = []
     status = 201
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:  # the stdlib's name
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         type(self).received.append((self.path, parse_qs(body)))
         self.send_response(type(self).status)
@@ -66,7 +67,10 @@ async def test_twilio_sender_posts_to_the_provider(provider: str) -> None:
     sender = TwilioSmsSender("AC9", "secret", "+15005550006", api_base=provider)
     await sender.send("+4915123456789", "hello")
     assert _Provider.received == [
-        ("/2010-04-01/Accounts/AC9/Messages.json", {"To": ["+4915123456789"], "From": ["+15005550006"], "Body": ["hello"]})
+        (
+            "/2010-04-01/Accounts/AC9/Messages.json",
+            {"To": ["+4915123456789"], "From": ["+15005550006"], "Body": ["hello"]},
+        )
     ]
 
 
@@ -78,5 +82,12 @@ async def test_twilio_refusal_is_an_sms_error(provider: str) -> None:
 
 def test_misconfigured_provider_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="MITALK_SMS_TWILIO_AUTH_TOKEN"):
-        make_sms_sender(Settings(data_dir=tmp_path, sms_backend="twilio", sms_twilio_account_sid="AC1", sms_twilio_from="+1"))
+        make_sms_sender(
+            Settings(
+                data_dir=tmp_path,
+                sms_backend="twilio",
+                sms_twilio_account_sid="AC1",
+                sms_twilio_from="+1",
+            )
+        )
     assert isinstance(make_sms_sender(Settings(data_dir=tmp_path)), ConsoleSmsSender)

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,26 +82,33 @@ class Netns:
         return here == os.stat(f"/run/netns/{self.name}").st_ino
 
 
+@contextmanager
+def new_namespace() -> Iterator[Netns]:
+    """A fresh namespace with the main thread moved into it; moved back and deleted after."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.fail("the test namespace must be entered on the main thread")
+    namespace = Netns(name=f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
+    _run("bash", str(NETNS_SCRIPT), "up", namespace.name)
+    back_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _setns(f"/run/netns/{namespace.name}")
+        yield namespace
+    finally:
+        if _libc.setns(back_fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "could not return to the previous network namespace")
+        os.close(back_fd)
+        _run("bash", str(NETNS_SCRIPT), "down", namespace.name)
+
+
 @pytest.fixture(scope="package")
 def netns() -> Iterator[Netns]:
     """A fresh namespace for this test run, with the main thread moved into it."""
     for tool in ("ip", "ss", "janus"):
         if shutil.which(tool) is None:
             pytest.fail(f"media tests need `{tool}` on PATH (apt-get install iproute2 janus)")
-    if threading.current_thread() is not threading.main_thread():
-        pytest.fail("the netns fixture must run on the main thread")
     _remove_stale_namespaces()
-    namespace = Netns(name=f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
-    _run("bash", str(NETNS_SCRIPT), "up", namespace.name)
-    host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        _setns(f"/run/netns/{namespace.name}")
+    with new_namespace() as namespace:
         yield namespace
-    finally:
-        if _libc.setns(host_fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "could not return to the host network namespace")
-        os.close(host_fd)
-        _run("bash", str(NETNS_SCRIPT), "down", namespace.name)
 
 
 @pytest.fixture(autouse=True)

@@ -57,6 +57,7 @@ def served(netns: Netns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         # Every person of this module signs in from the test's one address; the per-address
         # limits (tested in tests/accounts) would stop the module's later tests.
         "MITALK_CODES_PER_ADDRESS_PER_HOUR": "1000",
+        "MITALK_CODE_REQUESTS_PER_ADDRESS_PER_HOUR": "1000",
         "MITALK_VERIFIES_PER_ADDRESS_PER_HOUR": "1000",
     }
     with live_server(data, **extra) as base:
@@ -78,7 +79,10 @@ async def test_speaker_is_heard_and_an_ended_room_leaves_nothing_in_janus(served
         await listener.start()
         assert (speaker.role, listener.role) == ("moderator", "listener")
         await hears_tone(listener, HOST_HZ)
-        print(f"listener join request -> first audio: {listener.timeline.first_sound(joining) - joining:.3f}s")  # type: ignore[operator]
+        print(
+            "listener join request -> first audio: "
+            f"{listener.timeline.first_sound(joining) - joining:.3f}s"
+        )  # type: ignore[operator]
         assert is_tone(await heard_next(listener, 1.0), HOST_HZ)
 
         ended = await served.call(host, "POST", f"/rooms/{room_id}/end")
@@ -144,7 +148,9 @@ async def test_muted_speaker_stays_silent_whatever_its_client_asks(served: Serve
     try:
         for bot in (moderator, speaker, witness):
             await bot.start()
-        brought = await served.call(host, "POST", f"/rooms/{room_id}/speakers", {"user_id": guest.id})
+        brought = await served.call(
+            host, "POST", f"/rooms/{room_id}/speakers", {"user_id": guest.id}
+        )
         assert brought.status_code == 200
         await hears_tone(witness, GUEST_HZ)
 
@@ -182,7 +188,8 @@ async def test_speaker_moved_back_to_the_audience_is_not_heard_and_hears_the_sta
 ) -> None:
     host, guest = await served.person(), await served.person()
     room_id = await served.open_room(host)
-    moderator = served.bot(host, room_id, HOST_HZ)
+    # The host was live from creating the room, but joining it (as every client does) mutes.
+    moderator = served.bot(host, room_id, HOST_HZ, unmute_on_stage=True)
     guest_bot = served.bot(guest, room_id, GUEST_HZ, unmute_on_stage=True)
     try:
         await moderator.start()
@@ -389,7 +396,7 @@ async def test_health_reports_an_unreachable_media_engine(served: Served) -> Non
 async def test_killed_janus_brings_audio_back_without_user_action(served: Served) -> None:
     host, guest = await served.person(), await served.person()
     room_id = await served.open_room(host)
-    speaker = served.bot(host, room_id, HOST_HZ)
+    speaker = served.bot(host, room_id, HOST_HZ, unmute_on_stage=True)
     listener = served.bot(guest, room_id)
     try:
         await speaker.start()
@@ -421,7 +428,9 @@ async def _no_stage(janus: object, stage_id: int) -> bool:
     from mitalk.media.stage import StageManager
 
     assert isinstance(janus, StageManager)
-    return stage_id not in await janus.list_rooms() and stage_id not in await janus.list_mountpoints()
+    return (
+        stage_id not in await janus.list_rooms() and stage_id not in await janus.list_mountpoints()
+    )
 
 
 async def _participant_count(janus: object, stage_id: int, count: int) -> bool:
@@ -435,10 +444,14 @@ async def _healthy(http: httpx.AsyncClient, base: str) -> bool:
     return (await http.get(f"{base}/healthz")).status_code == 200
 
 
-async def test_a_scheduled_room_gets_its_stage_and_carries_audio_once_started(served: Served) -> None:
+async def test_a_scheduled_room_gets_its_stage_and_carries_audio_once_started(
+    served: Served,
+) -> None:
     host, guest = await served.person(), await served.person()
     starts_at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-    made = await served.call(host, "POST", "/rooms", {"title": "Scheduled audio", "starts_at": starts_at})
+    made = await served.call(
+        host, "POST", "/rooms", {"title": "Scheduled audio", "starts_at": starts_at}
+    )
     assert made.status_code == 201 and made.json()["status"] == "scheduled", made.text
     room_id = str(made.json()["id"])
     stage_id = served.stage_id(room_id)

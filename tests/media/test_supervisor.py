@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import resource
 import signal
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mitalk.core.ports import PortTaken, listen_tcp, process_owns_port
 from mitalk.media import bots
 from mitalk.media.audio import dominant_frequency
 from mitalk.media.janus_client import JanusClient
@@ -20,6 +23,8 @@ from mitalk.media.supervisor import JanusStartError, JanusSupervisor
 
 from .conftest import Netns
 from .factories import close_all, heard, join, new_stage_id, sound_arrives, watch
+
+OWN_NAME = Path("/proc/self/comm").read_text().strip()
 
 
 async def test_killed_janus_is_restarted_and_recreated_stage_carries_audio(
@@ -89,7 +94,7 @@ async def test_start_fails_loudly_when_janus_cannot_start(netns: Netns, tmp_path
     core_limit = resource.getrlimit(resource.RLIMIT_CORE)
     resource.setrlimit(resource.RLIMIT_CORE, (0, core_limit[1]))
     try:
-        with pytest.raises(JanusStartError, match="not running the generated config|exited"):
+        with pytest.raises(JanusStartError, match="not running the generated config|exited|killed"):
             await supervisor.start()
     finally:
         resource.setrlimit(resource.RLIMIT_CORE, core_limit)
@@ -100,3 +105,117 @@ async def test_start_fails_loudly_when_janus_cannot_start(netns: Netns, tmp_path
     )
     janus_listeners = {line.split()[3] for line in listening.stdout.splitlines() if "janus" in line}
     assert janus_listeners <= {"127.0.0.1:8188"}
+
+
+async def test_ports_held_by_another_janus_are_refused_before_starting(
+    janus: JanusSupervisor, netns: Netns, tmp_path: Path
+) -> None:
+    # The package's Janus holds 127.0.0.1:8188 and RTP ports 20000-20999.
+    other = janus.pid
+    for name, api_port, rtp_range, message in (
+        ("api", 8188, "26000-26999", (
+            f"the Janus API port 8188 is in use by janus (pid {other}); "
+            "set MITALK_JANUS_API_PORT to choose another"
+        )),
+        ("rtp", 8688, "20500-21499", (
+            f"the Janus RTP ports 20500-21499 overlap the ports 20000-20999 of janus pid {other} "
+            f"(configured in {janus.config.folder}); set MITALK_JANUS_RTP_PORT_RANGE"
+        )),
+    ):
+        config = write_janus_config(
+            tmp_path / name, api_port=api_port, rtp_port_range=rtp_range,
+            media_interface=netns.media_interface,
+        )
+        supervisor = JanusSupervisor(config)
+        with pytest.raises(PortTaken) as refused:
+            await supervisor.start()
+        assert str(refused.value).startswith(message)
+        assert not supervisor.ready.is_set() and supervisor.pid is None
+        assert not (config.folder / "janus.log").exists()  # it never started a Janus
+    assert janus.pid == other and janus.ready.is_set()
+    assert process_owns_port(other, "tcp", 8188)
+
+
+async def test_two_supervisors_racing_for_one_api_port_never_take_the_other_janus_for_theirs(
+    netns: Netns, tmp_path: Path
+) -> None:
+    # Both check the port before either Janus has bound it, so both start one; only one Janus
+    # gets the port. Before, the other supervisor saw that one answer `info` (no secret needed)
+    # and reported "janus ready", then failed every call with 403 and restarted in a loop.
+    supervisors = [
+        JanusSupervisor(
+            write_janus_config(
+                tmp_path / name, api_port=8588, rtp_port_range=rtp_range,
+                media_interface=netns.media_interface,
+            ),
+            ready_timeout=10,
+        )
+        for name, rtp_range in (("a", "24000-24999"), ("b", "25000-25999"))
+    ]
+    results = await asyncio.gather(*(s.start() for s in supervisors), return_exceptions=True)
+    try:
+        winners = [s for s, result in zip(supervisors, results, strict=True) if result is None]
+        losers = [(s, r) for s, r in zip(supervisors, results, strict=True) if r is not None]
+        assert len(winners) == 1 and len(losers) == 1, results
+        [winner], [(loser, error)] = winners, losers
+        assert isinstance(error, PortTaken), error
+        assert str(error).startswith(
+            f"the Janus API port 8588 is in use by janus (pid {winner.pid}); "
+            "set MITALK_JANUS_API_PORT"
+        )
+        # The loser did start a Janus (the race was real) and stopped it again.
+        assert (loser.config.folder / "janus.log").exists()
+        assert not loser.ready.is_set() and loser.pid is None
+        assert winner.pid is not None and process_owns_port(winner.pid, "tcp", 8588)
+        client = JanusClient(winner.config.api_url, winner.config.api_secret)
+        try:
+            assert (await client.info())["janus"] == "server_info"
+        finally:
+            await client.aclose()
+    finally:
+        for supervisor in supervisors:
+            await supervisor.stop()
+
+
+async def test_a_janus_whose_port_was_taken_meanwhile_is_retried_in_one_line_until_free(
+    netns: Netns, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_janus_config(
+        tmp_path / "janus", api_port=8788, rtp_port_range="27000-27999",
+        media_interface=netns.media_interface,
+    )
+    supervisor = JanusSupervisor(config, min_backoff=0.5, max_backoff=1.0)
+    await supervisor.start()
+    squatter = None
+    try:
+        first_pid = supervisor.pid
+        assert first_pid is not None
+        caplog.set_level(logging.INFO, logger="mitalk.media.supervisor")
+        os.kill(first_pid, signal.SIGKILL)
+        # Take the port the moment the dead Janus lets go of it, before the restart.
+        async with asyncio.timeout(5):
+            while squatter is None:
+                with contextlib.suppress(OSError):
+                    squatter = listen_tcp("127.0.0.1", 8788)
+                await asyncio.sleep(0.005)
+        refused = (
+            f"janus cannot start: the Janus API port 8788 is in use by {OWN_NAME} "
+            f"(pid {os.getpid()}); set MITALK_JANUS_API_PORT to choose another; retrying in"
+        )
+        async with asyncio.timeout(10):
+            while sum(refused in r.getMessage() for r in caplog.records) < 2:
+                await asyncio.sleep(0.05)
+        # Refused each time in one line, never "ready" on somebody else's port, no traceback.
+        assert not supervisor.ready.is_set() and supervisor.generation == 1
+        assert all(r.exc_info is None for r in caplog.records)
+        assert not [r for r in caplog.records if "janus ready" in r.getMessage()]
+
+        squatter.close()
+        squatter = None
+        assert await supervisor.wait_ready(timeout=10) == 2
+        assert supervisor.pid not in (None, first_pid)
+        assert process_owns_port(supervisor.pid, "tcp", 8788)  # type: ignore[arg-type]
+    finally:
+        if squatter is not None:
+            squatter.close()
+        await supervisor.stop()

@@ -35,7 +35,9 @@ SCRIPT_TIMEOUT = 180  # seconds for one scenario, browsers included
 
 
 @pytest.fixture(scope="module")
-def web_server(netns: Netns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def web_server(
+    netns: Netns, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
     """`mitalk serve` with its managed Janus and the built web client, in the namespace."""
     require_built_client()
     data = tmp_path_factory.mktemp("web-served") / "data"
@@ -84,7 +86,9 @@ def test_a_room_in_two_browsers(
     )
 
 
-def test_waiting_room_follows_the_operators_drops(web_server: tuple[str, Path], tmp_path: Path) -> None:
+def test_waiting_room_follows_the_operators_drops(
+    web_server: tuple[str, Path], tmp_path: Path
+) -> None:
     """C waits behind D; each drop moves C's shown position without a reload, then admits C."""
     base, data = web_server
     run_scenario("waitlist.mjs", base, data, tmp_path, SCRIPT_TIMEOUT)

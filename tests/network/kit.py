@@ -12,7 +12,9 @@ from factories import Person
 from rooms.kit import ok
 
 
-def image_bytes(fmt: str, size: tuple[int, int] = (640, 480), mode: str = "RGB", **save: Any) -> bytes:
+def image_bytes(
+    fmt: str, size: tuple[int, int] = (640, 480), mode: str = "RGB", **save: Any
+) -> bytes:
     """A real image file of the given format."""
     color: Any = {"RGBA": (30, 120, 200, 128), "L": 90}.get(mode, (30, 120, 200))
     image = Image.new(mode, size, color)
@@ -41,7 +43,9 @@ async def upload_avatar(client: AsyncClient, person: Person, data: bytes, name: 
 
 async def together_in_room(client: AsyncClient, host: Person, *guests: Person, **room: Any) -> str:
     """A live open room hosted by ``host`` that every guest joined; returns its id."""
-    created = await ok(client, host, "POST", "/rooms", {"title": "Meetup", "visibility": "open", **room})
+    created = await ok(
+        client, host, "POST", "/rooms", {"title": "Meetup", "visibility": "open", **room}
+    )
     for guest in guests:
         await ok(client, guest, "POST", f"/rooms/{created['id']}/join")
     return str(created["id"])

@@ -46,7 +46,9 @@ def ids(items: list[dict[str, Any]], *path: str) -> set[str]:
 Check = Callable[[AsyncClient, Side, Side], Awaitable[None]]
 
 
-async def _status(client: AsyncClient, viewer: Side, method: str, path: str, status: int, code: str) -> None:
+async def _status(
+    client: AsyncClient, viewer: Side, method: str, path: str, status: int, code: str
+) -> None:
     response = await call(client, viewer.person, method, path)
     assert response.status_code == status and response.json()["error"]["code"] == code, (
         f"{method} {path}: {response.status_code} {response.text[:200]}"
@@ -62,7 +64,9 @@ async def search_people_leaves_them_out(client: AsyncClient, viewer: Side, other
     assert other.person.id not in ids(found["people"], "id")
 
 
-async def search_rooms_leaves_their_rooms_out(client: AsyncClient, viewer: Side, other: Side) -> None:
+async def search_rooms_leaves_their_rooms_out(
+    client: AsyncClient, viewer: Side, other: Side
+) -> None:
     found = await ok(client, viewer.person, "GET", f"/search/rooms?q={other.name}")
     assert not {other.live_room, other.scheduled_room} & ids(found["rooms"], "id"), found
 
@@ -74,7 +78,9 @@ async def hallway_rooms_leaves_them_out(client: AsyncClient, viewer: Side, other
     assert other.person.id not in {s["user_id"] for r in rooms for s in r["speakers"]}, rooms
 
 
-async def hallway_live_and_upcoming_leave_them_out(client: AsyncClient, viewer: Side, other: Side) -> None:
+async def hallway_live_and_upcoming_leave_them_out(
+    client: AsyncClient, viewer: Side, other: Side
+) -> None:
     hallway = await ok(client, viewer.person, "GET", "/hallway")
     listed = ids(hallway["live"], "id") | ids(hallway["upcoming"], "id")
     assert not {other.live_room, other.scheduled_room} & listed
@@ -129,12 +135,19 @@ async def no_new_ties_can_be_made(client: AsyncClient, viewer: Side, other: Side
         ("POST", "/connections", {"user_id": other.person.id}),
     ):
         response = await call(client, viewer.person, method, path, body)
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "user_not_found"), response.text
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            404,
+            "user_not_found",
+        ), response.text
 
 
 async def notices_leave_them_out(client: AsyncClient, viewer: Side, other: Side) -> None:
     notices = (await ok(client, viewer.person, "GET", "/notifications"))["notifications"]
-    about_them = [n for n in notices if (n["data"] or {}).get("user_id") == other.person.id or other.name in n["body"]]
+    about_them = [
+        n
+        for n in notices
+        if (n["data"] or {}).get("user_id") == other.person.id or other.name in n["body"]
+    ]
     assert about_them == [], about_them
 
 
@@ -170,15 +183,21 @@ async def test_a_blocked_pair_is_invisible_to_each_other_everywhere(
     # Every tie there can be between the two, before the block.
     await ok(client, ana_p, "POST", f"/users/{ben_p.id}/follow")
     await ok(client, ben_p, "POST", f"/users/{ana_p.id}/follow")
-    ana_live = await open_room(client, ana_p, title="Anabel live", topics=["negotiation"])  # ben is told
-    ben_live = await open_room(client, ben_p, title="Benedikt live", topics=["negotiation"])  # ana is told
+    ana_live = await open_room(
+        client, ana_p, title="Anabel live", topics=["negotiation"]
+    )  # ben is told
+    ben_live = await open_room(
+        client, ben_p, title="Benedikt live", topics=["negotiation"]
+    )  # ana is told
     ana_next = await open_room(client, ana_p, title="Anabel upcoming", starts_at=later)
     ben_next = await open_room(client, ben_p, title="Benedikt upcoming", starts_at=later)
     await ok(client, ben_p, "POST", f"/rooms/{ana_live['id']}/join")
     await ok(client, ana_p, "POST", f"/rooms/{ben_live['id']}/join")
     await ok(client, ben_p, "POST", f"/rooms/{ana_next['id']}/rsvp")
     await ok(client, ana_p, "POST", f"/rooms/{ben_next['id']}/rsvp")
-    await ok(client, ana_p, "POST", f"/rooms/{ana_live['id']}/speakers", {"user_id": ben_p.id})  # a notice
+    await ok(
+        client, ana_p, "POST", f"/rooms/{ana_live['id']}/speakers", {"user_id": ben_p.id}
+    )  # a notice
     await ok(client, ana_p, "POST", "/connections", {"user_id": ben_p.id})  # a pending request
     await ok(client, ana_p, "POST", "/cards", {"user_id": ben_p.id, "room_id": ana_live["id"]})
     await ok(client, ben_p, "POST", "/cards", {"user_id": ana_p.id, "room_id": ana_live["id"]})
@@ -190,7 +209,9 @@ async def test_a_blocked_pair_is_invisible_to_each_other_everywhere(
     ana = Side(ana_p, "Anabel", ana_live["id"], ana_next["id"])
     ben = Side(ben_p, "Benedikt", ben_live["id"], ben_next["id"])
     # the ties are really there: each side sees the other in every place checked below
-    assert ana_p.id in ids((await ok(client, ben_p, "GET", "/search/people?q=Anabel"))["people"], "id")
+    assert ana_p.id in ids(
+        (await ok(client, ben_p, "GET", "/search/people?q=Anabel"))["people"], "id"
+    )
     assert ana_live["id"] in ids((await ok(client, ben_p, "GET", "/hallway"))["live"], "id")
     assert ben_p.id in ids((await ok(client, ana_p, "GET", "/me/met"))["people"], "person", "id")
     assert ben_p.id in ids((await ok(client, ana_p, "GET", "/cards"))["received"], "person", "id")
@@ -219,13 +240,18 @@ async def test_a_blocked_pair_is_invisible_to_each_other_everywhere(
     assert {ana_p.id, ben_p.id} <= {p["user_id"] for p in stage}
 
 
-async def test_a_blocked_waitlister_cannot_be_let_in(client: AsyncClient, db: Database, outbox: Path) -> None:
+async def test_a_blocked_waitlister_cannot_be_let_in(
+    client: AsyncClient, db: Database, outbox: Path
+) -> None:
     (ana,) = await make_members(db, 1)
     await set_phase(db, "invite")
     waiting = await waitlister(client, outbox)
+    await ok(client, waiting, "PUT", "/me/contacts/findable", {"findable": True})
     digest = hashlib.sha256(waiting.phone.encode()).hexdigest()
     await ok(client, ana, "PUT", "/me/contacts", {"hashes": [digest]})
-    assert ids((await ok(client, ana, "GET", "/me/contacts/waiting"))["people"], "person", "id") == {waiting.id}
+    assert ids(
+        (await ok(client, ana, "GET", "/me/contacts/waiting"))["people"], "person", "id"
+    ) == {waiting.id}
     await ok(client, ana, "POST", f"/users/{waiting.id}/block")
     assert (await ok(client, ana, "GET", "/me/contacts/waiting"))["people"] == []
     response = await call(client, ana, "POST", f"/waitlist/{waiting.id}/let-in")

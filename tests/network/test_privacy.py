@@ -41,24 +41,42 @@ async def test_no_get_endpoint_reveals_another_persons_phone_number(
     viewer, target = await member(client, outbox, db), await member(client, outbox, db)
     await set_phase(db, "invite")
     waiting = await waitlister(client, outbox)
+    await ok(client, waiting, "PUT", "/me/contacts/findable", {"findable": True})
     await ok(client, target, "PATCH", "/me/profile", {"name": "Tara Target", "skills": ["privacy"]})
     await ok(client, waiting, "PATCH", "/me/profile", {"name": "Walt Waiting"})
     avatar = (await upload_avatar(client, target, jpeg_with_gps())).json()["avatar_url"]
     content_hash = avatar.rsplit("/", 1)[1].removesuffix(".webp")
-    room = await ok(client, target, "POST", "/rooms", {"title": "Tara's room", "topics": ["privacy"]})
+    room = await ok(
+        client, target, "POST", "/rooms", {"title": "Tara's room", "topics": ["privacy"]}
+    )
     await ok(client, viewer, "POST", f"/rooms/{room['id']}/join")
     await ok(client, target, "POST", f"/users/{viewer.id}/follow")
     connection = await ok(client, target, "POST", "/connections", {"user_id": viewer.id})
     card = await ok(client, target, "POST", "/cards", {"user_id": viewer.id, "room_id": room["id"]})
-    await ok(client, viewer, "PUT", "/me/contacts", {"hashes": [hashlib.sha256(waiting.phone.encode()).hexdigest()]})
+    await ok(
+        client,
+        viewer,
+        "PUT",
+        "/me/contacts",
+        {"hashes": [hashlib.sha256(waiting.phone.encode()).hexdigest()]},
+    )
     # notices about the target in the viewer's list, and an upcoming room of theirs
     await ok(client, viewer, "POST", f"/users/{target.id}/follow")
-    await ok(client, target, "POST", "/rooms", {"title": "Tara again", "topics": ["privacy"]})  # room_started
-    await ok(client, target, "POST", f"/rooms/{room['id']}/speakers", {"user_id": viewer.id})  # brought_on_stage
+    await ok(
+        client, target, "POST", "/rooms", {"title": "Tara again", "topics": ["privacy"]}
+    )  # room_started
+    await ok(
+        client, target, "POST", f"/rooms/{room['id']}/speakers", {"user_id": viewer.id}
+    )  # brought_on_stage
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)).isoformat()
-    upcoming = await ok(client, target, "POST", "/rooms", {"title": "Tara later", "starts_at": later})
+    upcoming = await ok(
+        client, target, "POST", "/rooms", {"title": "Tara later", "starts_at": later}
+    )
     await ok(client, viewer, "POST", f"/rooms/{upcoming['id']}/rsvp")
-    assert [p["person"]["id"] for p in (await ok(client, viewer, "GET", "/me/contacts/waiting"))["people"]] == [waiting.id]
+    assert [
+        p["person"]["id"]
+        for p in (await ok(client, viewer, "GET", "/me/contacts/waiting"))["people"]
+    ] == [waiting.id]
 
     fill = {
         "user_id": target.id, "room_id": room["id"], "connection_id": connection["id"],

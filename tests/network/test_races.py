@@ -21,7 +21,8 @@ from conftest import Clock
 from factories import Person, in_transaction, member, set_phase, waitlister
 from mitalk.accounts.models import User
 from mitalk.core.database import Database
-from mitalk.network.models import Block, Connection, Follow, Notification
+from mitalk.network.models import Block, Connection, Follow
+from mitalk.notifications.models import Notification
 from mitalk.rooms.models import RoomRsvp
 from network.kit import together_in_room
 from rooms.kit import call, make_members, ok, open_room
@@ -30,14 +31,23 @@ PAIRS = 4
 
 
 async def count(db: Database, model: type, *where: object) -> int:
-    return int(await in_transaction(db, lambda s: s.scalar(select(func.count()).select_from(model).where(*where))))
+    return int(
+        await in_transaction(
+            db, lambda s: s.scalar(select(func.count()).select_from(model).where(*where))
+        )
+    )
 
 
 def codes(responses: list[Response]) -> list[tuple[int, str]]:
-    return sorted((r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else "") for r in responses)
+    return sorted(
+        (r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else "")
+        for r in responses
+    )
 
 
-async def test_crossing_connection_requests_connect_the_pair_once(client: AsyncClient, db: Database) -> None:
+async def test_crossing_connection_requests_connect_the_pair_once(
+    client: AsyncClient, db: Database
+) -> None:
     people = await make_members(db, 2 * PAIRS)
     pairs = [(people[2 * i], people[2 * i + 1]) for i in range(PAIRS)]
     answers = await asyncio.gather(*(
@@ -57,7 +67,9 @@ async def test_crossing_connection_requests_connect_the_pair_once(client: AsyncC
 async def test_a_request_accepted_twice_at_once(client: AsyncClient, db: Database) -> None:
     ana, ben = await make_members(db, 2)
     request = await ok(client, ana, "POST", "/connections", {"user_id": ben.id})
-    answers = await asyncio.gather(*(call(client, ben, "POST", f"/connections/{request['id']}/accept") for _ in range(3)))
+    answers = await asyncio.gather(
+        *(call(client, ben, "POST", f"/connections/{request['id']}/accept") for _ in range(3))
+    )
     assert codes(list(answers)) == [(200, ""), (409, "not_pending"), (409, "not_pending")]
     accepted = await count(db, Notification, Notification.kind == "connection_accepted")
     assert accepted == 1
@@ -75,11 +87,15 @@ async def test_following_and_blocking_twice_at_once(client: AsyncClient, db: Dat
         if path == "follow":
             for a, b in pairs:
                 await ok(client, a, "DELETE", f"/users/{b.id}/follow")
-            await asyncio.gather(*(call(client, a, "POST", f"/users/{b.id}/follow") for a, b in pairs))
+            await asyncio.gather(
+                *(call(client, a, "POST", f"/users/{b.id}/follow") for a, b in pairs)
+            )
     assert await count(db, Follow) == 0  # the blocks removed them
 
 
-async def test_a_card_accepted_while_a_request_crosses_it(client: AsyncClient, db: Database) -> None:
+async def test_a_card_accepted_while_a_request_crosses_it(
+    client: AsyncClient, db: Database
+) -> None:
     people = await make_members(db, 2 * PAIRS)
     pairs = [(people[2 * i], people[2 * i + 1]) for i in range(PAIRS)]
     cards = []
@@ -96,7 +112,10 @@ async def test_a_card_accepted_while_a_request_crosses_it(client: AsyncClient, d
     ))
     assert all(r.status_code < 500 for r in answers), [r.text for r in answers]
     for a, b in pairs:
-        assert (await ok(client, a, "GET", f"/users/{b.id}"))["connection"] in ("connected", "pending_outgoing")
+        assert (await ok(client, a, "GET", f"/users/{b.id}"))["connection"] in (
+            "connected",
+            "pending_outgoing",
+        )
     assert await count(db, Connection) == PAIRS
     assert [r.status_code for r in answers[0::2]] == [200] * PAIRS, [r.text for r in answers[0::2]]
     assert await count(db, Connection, Connection.status == "accepted") == PAIRS
@@ -105,22 +124,31 @@ async def test_a_card_accepted_while_a_request_crosses_it(client: AsyncClient, d
 async def test_rsvp_twice_at_once(client: AsyncClient, db: Database, clock: Clock) -> None:
     host, *guests = await make_members(db, 1 + PAIRS)
     room = await open_room(client, host, starts_at=(clock() + dt.timedelta(hours=2)).isoformat())
-    answers = await asyncio.gather(*(
-        call(client, guest, "POST", f"/rooms/{room['id']}/rsvp") for guest in guests for _ in range(2)
-    ))
+    answers = await asyncio.gather(
+        *(
+            call(client, guest, "POST", f"/rooms/{room['id']}/rsvp")
+            for guest in guests
+            for _ in range(2)
+        )
+    )
     assert [r.status_code for r in answers] == [200] * 2 * PAIRS, [r.text for r in answers]
     assert {r.json()["rsvped"] for r in answers} == {True}
     assert await count(db, RoomRsvp) == PAIRS
 
 
-async def test_two_members_let_one_waitlister_in_at_once(client: AsyncClient, db: Database, outbox: Path) -> None:
+async def test_two_members_let_one_waitlister_in_at_once(
+    client: AsyncClient, db: Database, outbox: Path
+) -> None:
     await set_phase(db, "invite")
     members: list[Person] = [await member(client, outbox, db) for _ in range(3)]
     waiting = await waitlister(client, outbox)
+    await ok(client, waiting, "PUT", "/me/contacts/findable", {"findable": True})
     digest = hashlib.sha256(waiting.phone.encode()).hexdigest()
     for person in members:
         await ok(client, person, "PUT", "/me/contacts", {"hashes": [digest]})
-    answers = await asyncio.gather(*(call(client, m, "POST", f"/waitlist/{waiting.id}/let-in") for m in members))
+    answers = await asyncio.gather(
+        *(call(client, m, "POST", f"/waitlist/{waiting.id}/let-in") for m in members)
+    )
     ok_answers = [r for r in answers if r.status_code == 200]
     assert len(ok_answers) == 1, [r.text for r in answers]
     for refused in (r for r in answers if r.status_code != 200):
@@ -128,7 +156,18 @@ async def test_two_members_let_one_waitlister_in_at_once(client: AsyncClient, db
             (404, "not_your_contact"), (409, "already_member"),
         ), refused.text
     # exactly one invite spent, one admission, one "you're in"
-    invites = await in_transaction(db, lambda s: s.scalars(select(User.invites_left).where(User.id.in_([m.id for m in members]))))
+    invites = await in_transaction(
+        db,
+        lambda s: s.scalars(select(User.invites_left).where(User.id.in_([m.id for m in members]))),
+    )
     assert sorted(invites) == [4, 5, 5]
     assert (await ok(client, waiting, "GET", "/me"))["status"] == "active"
-    assert await count(db, Notification, Notification.user_id == waiting.id, Notification.kind == "pass_granted") == 1
+    assert (
+        await count(
+            db,
+            Notification,
+            Notification.user_id == waiting.id,
+            Notification.kind == "pass_granted",
+        )
+        == 1
+    )

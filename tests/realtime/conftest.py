@@ -72,7 +72,9 @@ class Live:
         assert response.status_code < 300, response.text
         return None if response.status_code == 204 else response.json()
 
-    def socket(self, room_id: str, person: Person | None, query: str = "", header: bool = False) -> WebSocketTestSession:
+    def socket(
+        self, room_id: str, person: Person | None, query: str = "", header: bool = False
+    ) -> WebSocketTestSession:
         params = [query] if query else []
         headers = {}
         if person is not None and header:

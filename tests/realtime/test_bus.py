@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from mitalk.notifications.events import NotificationNew, notification_event
+from mitalk.notifications.schemas import NotificationOut
 from mitalk.realtime.bus import EventBus, MemoryEventBus, RedisEventBus, contiguous
-from mitalk.rooms.events import ActiveSpeaker, EventBase, HandLowered, HandRaised
+from mitalk.realtime.events import EventBase, user_channel
+from mitalk.rooms.events import ActiveSpeaker, HandLowered, HandRaised
 
 
 def hand(room_id: str, seq: int, user_id: str = "u") -> HandRaised:
@@ -22,7 +25,9 @@ async def next_event(subscription: object, timeout: float = 3.0) -> EventBase | 
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def buses(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[tuple[EventBus, EventBus]]:
+async def buses(
+    request: pytest.FixtureRequest, redis_url: str
+) -> AsyncIterator[tuple[EventBus, EventBus]]:
     """Two nodes' buses: the same in-process bus twice, or two Redis buses on one Redis."""
     if request.param == "memory":
         bus = MemoryEventBus(buffer_size=3)
@@ -44,10 +49,16 @@ async def test_events_reach_subscribers_of_their_room_and_of_all_rooms(
     buses: tuple[EventBus, EventBus],
 ) -> None:
     here, there = buses
-    with there.subscribe("r1") as room_sub, there.subscribe(None) as all_sub, there.subscribe("r2") as other:
+    with (
+        there.subscribe("r1") as room_sub,
+        there.subscribe(None) as all_sub,
+        there.subscribe("r2") as other,
+    ):
         await here.publish(hand("r1", 1))
         received = await next_event(room_sub)
-        assert received is not None and received.model_dump() == hand("r1", 1).model_dump() | {"at": received.at}
+        assert received is not None and received.model_dump() == hand("r1", 1).model_dump() | {
+            "at": received.at
+        }
         assert (await next_event(all_sub)) is not None
         await here.publish(hand("r2", 1, "v"))
         got = await next_event(other)
@@ -99,7 +110,9 @@ async def test_the_redis_bus_keeps_the_buffer_in_redis(redis_url: str) -> None:
     try:
         await bus.publish(hand("r9", 1))
         assert await client.zcard(RedisEventBus.buffer_key("r9")) == 1
-        assert 0 < await client.ttl(RedisEventBus.buffer_key("r9")) <= RedisEventBus.BUFFER_TTL_SECONDS
+        assert (
+            0 < await client.ttl(RedisEventBus.buffer_key("r9")) <= RedisEventBus.BUFFER_TTL_SECONDS
+        )
         fresh = RedisEventBus(client, buffer_size=10)  # another node, started later, replays it
         assert [e.seq for e in await fresh.history("r9", 0)] == [1]
     finally:
@@ -108,19 +121,22 @@ async def test_the_redis_bus_keeps_the_buffer_in_redis(redis_url: str) -> None:
 
 async def test_lower_and_raise_round_trip_through_json(buses: tuple[EventBus, EventBus]) -> None:
     here, there = buses
-    event = HandLowered(room_id="r1", seq=1, at=dt.datetime(2026, 1, 2, 3, 4, 5, 6789, dt.UTC), user_id="u")
+    event = HandLowered(
+        room_id="r1", seq=1, at=dt.datetime(2026, 1, 2, 3, 4, 5, 6789, dt.UTC), user_id="u"
+    )
     with there.subscribe("r1") as sub:
         await here.publish(event)
         received = await next_event(sub)
     assert received == event and isinstance(received, HandLowered)
 
 
-async def test_personal_events_cross_nodes_to_their_account_only(buses: tuple[EventBus, EventBus]) -> None:
-    from mitalk.network.schemas import NotificationOut
-    from mitalk.realtime.personal import NotificationNew, notification_event, user_channel
-
+async def test_personal_events_cross_nodes_to_their_account_only(
+    buses: tuple[EventBus, EventBus],
+) -> None:
     here, there = buses
-    notice = NotificationOut(id=1, kind="test", body="Hi", created_at=dt.datetime.now(dt.UTC), read=False)
+    notice = NotificationOut(
+        id=1, kind="test", body="Hi", created_at=dt.datetime.now(dt.UTC), read=False
+    )
     with there.subscribe(user_channel("u1")) as mine, there.subscribe(user_channel("u2")) as theirs:
         await here.publish(notification_event("u1", notice, unread=1))
         received = await next_event(mine)

@@ -17,17 +17,26 @@ EVENT_NAMES = {
 
 
 def conforms(instance: dict[str, Any], schema: dict[str, Any]) -> None:
-    """The checks a client validator makes at the top level: known fields, required ones, the type."""
+    """The checks a client validator makes at the top level: known fields, required ones, type."""
     assert schema.get("additionalProperties") is False
     assert set(instance) <= set(schema["properties"]), set(instance) - set(schema["properties"])
     assert set(schema["required"]) <= set(instance)
     assert instance["type"] == schema["properties"]["type"]["const"]
 
 
-async def test_every_event_and_message_has_a_published_schema(client: AsyncClient, db: Database) -> None:
+async def test_every_event_and_message_has_a_published_schema(
+    client: AsyncClient, db: Database
+) -> None:
     schemas = (await client.get("/api/v1/realtime/schemas")).json()
     assert set(schemas["events"]) == EVENT_NAMES
-    assert set(schemas["server_messages"]) == {"snapshot", "resumed", "resync", "ack", "error", "pong"}
+    assert set(schemas["server_messages"]) == {
+        "snapshot",
+        "resumed",
+        "resync",
+        "ack",
+        "error",
+        "pong",
+    }
     assert set(schemas["client_messages"]) == {"ping", "action"}
     assert set(schemas["client_messages"]["action"]["properties"]["type"]["enum"]) == {
         "raise_hand", "lower_hand", "mute", "unmute", "leave"
@@ -47,5 +56,12 @@ async def test_every_event_and_message_has_a_published_schema(client: AsyncClien
 
 async def test_the_events_are_in_openapi_too(client: AsyncClient) -> None:
     components = (await client.get("/api/v1/openapi.json")).json()["components"]["schemas"]
-    for name in ("HandRaised", "RoleChanged", "Ended", "ActiveSpeaker", "Recipients", "ParticipantOut"):
+    for name in (
+        "HandRaised",
+        "RoleChanged",
+        "Ended",
+        "ActiveSpeaker",
+        "Recipients",
+        "ParticipantOut",
+    ):
         assert name in components

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from typing import Any
 
 from httpx import AsyncClient, Response
@@ -16,6 +17,17 @@ from mitalk.core.security import hash_token, new_token
 from mitalk.network import repository as network_repo
 
 API = "/api/v1"
+
+
+def early_in_a_minute(needed: float = 20.0) -> None:
+    """Wait (if needed) until at least ``needed`` seconds of the current clock minute remain.
+
+    Rate limits count in fixed windows of wall-clock minutes; a test that fills one window and
+    expects a refusal must not straddle two.
+    """
+    left = 60 - time.time() % 60
+    if left < needed:
+        time.sleep(left + 0.05)
 
 
 async def make_members(db: Database, count: int, prefix: str = "Member") -> list[Person]:
@@ -55,7 +67,13 @@ async def ok(client: AsyncClient, person: Person, method: str, path: str, body: 
 
 
 async def fails(
-    client: AsyncClient, person: Person | None, method: str, path: str, status: int, code: str, body: Any = None
+    client: AsyncClient,
+    person: Person | None,
+    method: str,
+    path: str,
+    status: int,
+    code: str,
+    body: Any = None,
 ) -> None:
     """A call that must fail with this status and error code."""
     response = await call(client, person, method, path, body)

@@ -17,7 +17,9 @@ from search.kit import block, connect, follow, set_profile
 MINUTES = 60.0
 
 
-async def test_a_built_network_gets_the_expected_order(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_a_built_network_gets_the_expected_order(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     people = await make_members(db, 15)
     viewer, c1, c2, f1, f2, blocked, o1, o2, o3, o4, o5, o6, o7, o8, outsider = people
     await set_profile(db, viewer, skills=["Payments", "Python"], industry="Fintech")
@@ -47,7 +49,9 @@ async def test_a_built_network_gets_the_expected_order(client: AsyncClient, db: 
     later()
     await open_room(client, f1, title="Followed host", topics=["general"])
     later()
-    await open_room(client, c2, title="Social by a connection", topics=["general"], visibility="social")
+    await open_room(
+        client, c2, title="Social by a connection", topics=["general"], visibility="social"
+    )
     later()
     duo = await open_room(client, c1, title="Connected duo", topics=["general"])
     await ok(client, c2, "POST", f"/rooms/{duo['id']}/join")
@@ -64,12 +68,20 @@ async def test_a_built_network_gets_the_expected_order(client: AsyncClient, db: 
     def starts(**delta: float) -> str:
         return (clock() + dt.timedelta(**delta)).isoformat()
 
-    await open_room(client, f2, title="Followed, in 2 days", topics=["general"], starts_at=starts(days=2))
-    rsvped = await open_room(client, o1, title="RSVP'd, in an hour", topics=["general"], starts_at=starts(hours=1))
+    await open_room(
+        client, f2, title="Followed, in 2 days", topics=["general"], starts_at=starts(days=2)
+    )
+    rsvped = await open_room(
+        client, o1, title="RSVP'd, in an hour", topics=["general"], starts_at=starts(hours=1)
+    )
     await ok(client, viewer, "POST", f"/rooms/{rsvped['id']}/rsvp")
-    await open_room(client, o2, title="Python, in 3 hours", topics=["python"], starts_at=starts(hours=3))
+    await open_room(
+        client, o2, title="Python, in 3 hours", topics=["python"], starts_at=starts(hours=3)
+    )
     await open_room(client, o7, title="Too far ahead", topics=["python"], starts_at=starts(days=8))
-    await open_room(client, blocked, title="Blocked, tomorrow", topics=["python"], starts_at=starts(days=1))
+    await open_room(
+        client, blocked, title="Blocked, tomorrow", topics=["python"], starts_at=starts(days=1)
+    )
 
     hallway = await ok(client, viewer, "GET", "/hallway")
     live = [r["title"] for r in hallway["live"]]
@@ -83,7 +95,9 @@ async def test_a_built_network_gets_the_expected_order(client: AsyncClient, db: 
         "Big room",                # 7 people: 1.5 + fresh 1
     ]
     scores = {r["title"]: r["score"] for r in hallway["live"]}
-    assert scores["Connected duo"] == pytest.approx(8 + 0.5 * math.log2(3) + 2 * 0.5 ** (10 / MINUTES), abs=0.01)
+    assert scores["Connected duo"] == pytest.approx(
+        8 + 0.5 * math.log2(3) + 2 * 0.5 ** (10 / MINUTES), abs=0.01
+    )
     assert scores["Big room"] == pytest.approx(1.5 + 2 * 0.5 ** (60 / MINUTES), abs=0.01)
     big_row = next(r for r in hallway["live"] if r["title"] == "Big room")
     assert (big_row["listener_count"], big_row["speaker_count"]) == (6, 1)
@@ -104,7 +118,10 @@ async def test_a_built_network_gets_the_expected_order(client: AsyncClient, db: 
 
 def test_the_formula_parts() -> None:
     viewer = Viewer(industry="fintech", interests=frozenset({"payments", "fintech"}))
-    base = dict(connected_on_stage=0, followed_on_stage=0, topics=[], host_industry=None, people=0, minutes_live=0.0, viewer=viewer)
+    base = {
+        "connected_on_stage": 0, "followed_on_stage": 0, "topics": [], "host_industry": None,
+        "people": 0, "minutes_live": 0.0, "viewer": viewer,
+    }
     assert live_score(**base) == pytest.approx(2.0)  # fresh, empty
     assert live_score(**{**base, "minutes_live": 60.0}) == pytest.approx(1.0)  # one half-life
     assert live_score(**{**base, "connected_on_stage": 5}) == pytest.approx(2.0 + 12)  # capped at 3
@@ -112,6 +129,8 @@ def test_the_formula_parts() -> None:
     assert live_score(**{**base, "topics": ["Payments", "FINTECH", "x"]}) == pytest.approx(2.0 + 3)
     assert live_score(**{**base, "host_industry": " Fintech"}) == pytest.approx(3.0)
     assert live_score(**{**base, "people": 15}) == pytest.approx(2.0 + 2.0)
-    up = dict(host_connected=False, host_followed=True, topics=[], host_industry=None, rsvps=3, rsvped=True,
-              hours_until=24.0, viewer=viewer)
+    up = {
+        "host_connected": False, "host_followed": True, "topics": [], "host_industry": None,
+        "rsvps": 3, "rsvped": True, "hours_until": 24.0, "viewer": viewer,
+    }
     assert upcoming_score(**up) == pytest.approx(3 + 1 + 5 + 1)

@@ -24,7 +24,9 @@ async def notices(client: AsyncClient, person) -> list[dict]:  # type: ignore[no
     return (await ok(client, person, "GET", "/notifications"))["notifications"]  # type: ignore[no-any-return]
 
 
-async def test_a_scheduled_room_waits_for_its_host(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_a_scheduled_room_waits_for_its_host(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     host, guest = await make_members(db, 2)
     room = await open_room(client, host, title="Office hours", starts_at=at(clock, hours=2))
     assert (room["status"], room["participants"], room["started_at"]) == ("scheduled", [], None)
@@ -49,8 +51,15 @@ async def test_start_times_and_limits_have_numbers(
     client: AsyncClient, db: Database, clock: Clock, settings: Settings
 ) -> None:
     (host,) = await make_members(db, 1)
-    for starts_at in (at(clock, minutes=-5), at(clock, seconds=10), at(clock, days=91), "2030-01-01T10:00:00"):
-        response = await call(client, host, "POST", "/rooms", {"title": "Later", "starts_at": starts_at})
+    for starts_at in (
+        at(clock, minutes=-5),
+        at(clock, seconds=10),
+        at(clock, days=91),
+        "2030-01-01T10:00:00",
+    ):
+        response = await call(
+            client, host, "POST", "/rooms", {"title": "Later", "starts_at": starts_at}
+        )
         assert response.status_code == 422, (starts_at, response.text)
         assert response.json()["error"]["code"] in ("invalid_start_time", "invalid_request")
     await open_room(client, host, title="Far", starts_at=at(clock, days=89))
@@ -62,15 +71,27 @@ async def test_start_times_and_limits_have_numbers(
     for n in range(settings.room_max_live_per_host):
         await open_room(client, host, title=f"Live {n}")
     scheduled = (await ok(client, host, "GET", "/hallway"))["upcoming"]
-    await fails(client, host, "POST", f"/rooms/{scheduled[0]['id']}/start", 409, "too_many_live_rooms")
+    await fails(
+        client, host, "POST", f"/rooms/{scheduled[0]['id']}/start", 409, "too_many_live_rooms"
+    )
 
 
-async def test_rsvps_counts_and_who_may_rsvp(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_rsvps_counts_and_who_may_rsvp(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     host, a, b, outsider = await make_members(db, 4)
     room = await open_room(client, host, title="Demo day", starts_at=at(clock, days=1))
-    closed = await open_room(client, host, title="Board", visibility="closed", starts_at=at(clock, days=1))
-    assert await ok(client, a, "POST", f"/rooms/{room['id']}/rsvp") == {"room_id": room["id"], "rsvped": True, "rsvp_count": 1}
-    assert (await ok(client, a, "POST", f"/rooms/{room['id']}/rsvp"))["rsvp_count"] == 1  # twice is once
+    closed = await open_room(
+        client, host, title="Board", visibility="closed", starts_at=at(clock, days=1)
+    )
+    assert await ok(client, a, "POST", f"/rooms/{room['id']}/rsvp") == {
+        "room_id": room["id"],
+        "rsvped": True,
+        "rsvp_count": 1,
+    }
+    assert (await ok(client, a, "POST", f"/rooms/{room['id']}/rsvp"))[
+        "rsvp_count"
+    ] == 1  # twice is once
     assert (await ok(client, b, "POST", f"/rooms/{room['id']}/rsvp"))["rsvp_count"] == 2
     seen = await fetch(client, a, room["id"])
     assert (seen["rsvp_count"], seen["rsvped"]) == (2, True)
@@ -94,7 +115,9 @@ async def test_reminders_are_written_once_and_the_start_tells_rsvps_and_follower
     for person in (follower, both):
         await follow(db, person, host)
 
-    assert await schedule.run_once(db, settings, app.state.bus, clock()) == 0  # 30 min ahead: not yet
+    assert (
+        await schedule.run_once(db, settings, app.state.bus, clock()) == 0
+    )  # 30 min ahead: not yet
     clock.advance(21 * 60)  # 9 minutes before
     assert await schedule.run_once(db, settings, app.state.bus, clock()) == 1
     assert await schedule.run_once(db, settings, app.state.bus, clock()) == 0
@@ -111,12 +134,18 @@ async def test_reminders_are_written_once_and_the_start_tells_rsvps_and_follower
     started = (await notices(client, follower))[0]
     assert started["body"] == "Hedda Host started a room: Launch AMA"
     assert started["data"] == {"room_id": room["id"], "user_id": host.id}
-    assert sorted(n["kind"] for n in await notices(client, both)) == ["room_reminder", "room_started", "room_starting"]
+    assert sorted(n["kind"] for n in await notices(client, both)) == [
+        "room_reminder",
+        "room_started",
+        "room_starting",
+    ]
     assert await notices(client, stranger) == [] and await notices(client, host) == []
     assert (await ok(client, fan, "GET", "/notifications"))["unread"] == 2
 
 
-async def test_rooms_never_started_lapse(client: AsyncClient, db: Database, clock: Clock, settings: Settings, app: FastAPI) -> None:
+async def test_rooms_never_started_lapse(
+    client: AsyncClient, db: Database, clock: Clock, settings: Settings, app: FastAPI
+) -> None:
     host, guest = await make_members(db, 2)
     room = await open_room(client, host, title="Forgotten", starts_at=at(clock, hours=1))
     kept = await open_room(client, host, title="Tomorrow", starts_at=at(clock, days=1))
@@ -132,10 +161,14 @@ async def test_rooms_never_started_lapse(client: AsyncClient, db: Database, cloc
     await fails(client, guest, "POST", f"/rooms/{room['id']}/rsvp", 409, "room_not_scheduled")
     log = await ok(client, host, "GET", f"/rooms/{room['id']}/moderation")
     assert [(e["action"], e["actor_id"]) for e in log["entries"]] == [("lapse", None)]
-    assert [r["id"] for r in (await ok(client, guest, "GET", "/hallway"))["upcoming"]] == [kept["id"]]
+    assert [r["id"] for r in (await ok(client, guest, "GET", "/hallway"))["upcoming"]] == [
+        kept["id"]
+    ]
 
 
-async def test_the_host_cancels_a_scheduled_room(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_the_host_cancels_a_scheduled_room(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     host, guest = await make_members(db, 2)
     room = await open_room(client, host, title="Maybe", starts_at=at(clock, days=2))
     await fails(client, guest, "POST", f"/rooms/{room['id']}/end", 403, "not_the_host")
@@ -144,11 +177,21 @@ async def test_the_host_cancels_a_scheduled_room(client: AsyncClient, db: Databa
     assert (await ok(client, guest, "GET", "/hallway"))["upcoming"] == []
 
 
-async def test_the_calendar_file_is_rfc_5545(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_the_calendar_file_is_rfc_5545(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     host, guest, outsider = await make_members(db, 3)
-    title = "Quarterly planning for the payments platform team, with guests from risk and compliance"
-    starts = (clock() + dt.timedelta(days=3)).replace(microsecond=0).astimezone(dt.timezone(dt.timedelta(hours=2)))
-    room = await open_room(client, host, title=title, topics=["payments"], starts_at=starts.isoformat())
+    title = (
+        "Quarterly planning for the payments platform team, with guests from risk and compliance"
+    )
+    starts = (
+        (clock() + dt.timedelta(days=3))
+        .replace(microsecond=0)
+        .astimezone(dt.timezone(dt.timedelta(hours=2)))
+    )
+    room = await open_room(
+        client, host, title=title, topics=["payments"], starts_at=starts.isoformat()
+    )
     response = await call(client, guest, "GET", f"/rooms/{room['id']}/calendar.ics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
@@ -166,18 +209,38 @@ async def test_the_calendar_file_is_rfc_5545(client: AsyncClient, db: Database, 
     event = icalendar.Calendar.from_ical(raw).walk("VEVENT")[0]
     assert event.decoded("dtstart") == starts.astimezone(dt.UTC)
     assert str(event["summary"]) == title
-    closed = await open_room(client, host, title="Closed", visibility="closed", starts_at=starts.isoformat())
+    closed = await open_room(
+        client, host, title="Closed", visibility="closed", starts_at=starts.isoformat()
+    )
     await fails(client, outsider, "GET", f"/rooms/{closed['id']}/calendar.ics", 403, "not_invited")
 
 
-async def test_a_scheduled_rooms_media_says_it_has_not_started(client: AsyncClient, db: Database, clock: Clock) -> None:
+async def test_a_scheduled_rooms_media_says_it_has_not_started(
+    client: AsyncClient, db: Database, clock: Clock
+) -> None:
     host, guest = await make_members(db, 2)
     room = await open_room(client, host, title="Later", starts_at=at(clock, hours=1))
     for person in (host, guest):
-        await fails(client, person, "POST", f"/rooms/{room['id']}/media/listen", 409, "room_not_started")
-        await fails(client, person, "POST", f"/rooms/{room['id']}/media/offer", 409, "room_not_started",
-                    {"type": "offer", "sdp": "v=0"})
-        await fails(client, person, "POST", f"/rooms/{room['id']}/media/answer", 409, "room_not_started",
-                    {"type": "answer", "sdp": "v=0"})
+        await fails(
+            client, person, "POST", f"/rooms/{room['id']}/media/listen", 409, "room_not_started"
+        )
+        await fails(
+            client,
+            person,
+            "POST",
+            f"/rooms/{room['id']}/media/offer",
+            409,
+            "room_not_started",
+            {"type": "offer", "sdp": "v=0"},
+        )
+        await fails(
+            client,
+            person,
+            "POST",
+            f"/rooms/{room['id']}/media/answer",
+            409,
+            "room_not_started",
+            {"type": "answer", "sdp": "v=0"},
+        )
     await ok(client, host, "POST", f"/rooms/{room['id']}/end")  # cancelled: now it has ended
     await fails(client, guest, "POST", f"/rooms/{room['id']}/media/listen", 409, "room_ended")

@@ -13,7 +13,9 @@ from mitalk.rooms import service
 from rooms.kit import fails, fetch, make_members, ok, open_room
 
 
-async def test_events_are_published_only_after_the_commit(client: AsyncClient, db: Database, app: FastAPI) -> None:
+async def test_events_are_published_only_after_the_commit(
+    client: AsyncClient, db: Database, app: FastAPI
+) -> None:
     bus: EventBus = app.state.bus
     host, guest = await make_members(db, 2)
     rid = (await open_room(client, host))["id"]

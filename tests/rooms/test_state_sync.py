@@ -17,9 +17,14 @@ Action = Callable[[], Awaitable[Any]]
 
 
 async def check_sync(
-    client: AsyncClient, bus: EventBus, observer: Person, room_id: str, action: Action, expected: list[str]
+    client: AsyncClient,
+    bus: EventBus,
+    observer: Person,
+    room_id: str,
+    action: Action,
+    expected: list[str],
 ) -> dict[str, Any]:
-    """Run ``action``; the events it published, applied to the state before, give the state after."""
+    """Run ``action``; its events, applied to the state before, give the state after."""
     before = await fetch(client, observer, room_id)
     with bus.subscribe(room_id) as subscription:
         await action()
@@ -40,7 +45,9 @@ async def check_sync(
     return after
 
 
-async def test_every_action_keeps_a_client_in_sync(client: AsyncClient, db: Database, app: FastAPI) -> None:
+async def test_every_action_keeps_a_client_in_sync(
+    client: AsyncClient, db: Database, app: FastAPI
+) -> None:
     bus: EventBus = app.state.bus
     host, speaker, listener, second, troll, observer = await make_members(db, 6)
     room = await open_room(client, host)

@@ -25,7 +25,12 @@ async def set_profile(db: Database, person: Person, **fields: Any) -> None:
 
 
 async def follow(db: Database, follower: Person, followee: Person) -> None:
-    await in_transaction(db, lambda s: _add(s, Follow(follower_id=follower.id, followee_id=followee.id, created_at=utcnow())))
+    await in_transaction(
+        db,
+        lambda s: _add(
+            s, Follow(follower_id=follower.id, followee_id=followee.id, created_at=utcnow())
+        ),
+    )
 
 
 async def connect(db: Database, a: Person, b: Person) -> None:
@@ -37,7 +42,10 @@ async def connect(db: Database, a: Person, b: Person) -> None:
 
 
 async def block(db: Database, blocker: Person, blocked: Person) -> None:
-    await in_transaction(db, lambda s: _add(s, Block(blocker_id=blocker.id, blocked_id=blocked.id, created_at=utcnow())))
+    await in_transaction(
+        db,
+        lambda s: _add(s, Block(blocker_id=blocker.id, blocked_id=blocked.id, created_at=utcnow())),
+    )
 
 
 async def _add(session: AsyncSession, row: object) -> None:

@@ -13,7 +13,7 @@ from factories import in_transaction
 from mitalk.core.database import Database, unit_of_work, utcnow
 from mitalk.search import repository as search_repo
 from mitalk.search.service import terms_of
-from rooms.kit import call, ok, open_room, make_members
+from rooms.kit import make_members, ok, open_room
 from search.kit import block, set_profile
 
 
@@ -27,15 +27,27 @@ async def people(client: AsyncClient, who, **params: str) -> dict:  # type: igno
     return response.json()  # type: ignore[no-any-return]
 
 
-async def test_people_by_name_prefix_company_skill_industry_and_open_to(client: AsyncClient, db: Database) -> None:
+async def test_people_by_name_prefix_company_skill_industry_and_open_to(
+    client: AsyncClient, db: Database
+) -> None:
     me, anna, annika, bob, carla = await make_members(db, 5)
     await set_profile(db, anna, name="Anna Berg", company="Northwind", industry="Fintech",
                       skills=["Python", "Machine Learning"], open_to=["hiring"])
     await set_profile(db, annika, name="Annika Svensson", company="Contoso", industry="Healthcare",
                       skills=["Go"], open_to=["mentoring"])
-    await set_profile(db, bob, name="Bob Stone", headline="Works with Anna at Northwind", company="Northwind",
-                      industry="fintech", skills=["Rust"], open_to=["job_offers"])
-    await set_profile(db, carla, name="Carla Diaz", company="Google", industry="Search", skills=["Golang"])
+    await set_profile(
+        db,
+        bob,
+        name="Bob Stone",
+        headline="Works with Anna at Northwind",
+        company="Northwind",
+        industry="fintech",
+        skills=["Rust"],
+        open_to=["job_offers"],
+    )
+    await set_profile(
+        db, carla, name="Carla Diaz", company="Google", industry="Search", skills=["Golang"]
+    )
 
     found = names(await people(client, me, q="ann"))
     assert set(found[:2]) == {"Anna Berg", "Annika Svensson"} and found[2:] == ["Bob Stone"]
@@ -62,17 +74,30 @@ async def test_the_index_follows_profile_changes(client: AsyncClient, db: Databa
     assert names(await people(client, me, q="yara initech")) == ["Yara Quartz"]
 
 
-async def test_blocked_people_waitlisters_and_oneself_are_never_found(client: AsyncClient, db: Database) -> None:
+async def test_blocked_people_waitlisters_and_oneself_are_never_found(
+    client: AsyncClient, db: Database
+) -> None:
     me, blocked_by_me, blocking_me, friend = await make_members(db, 4)
-    for person, name in ((me, "Quinn Me"), (blocked_by_me, "Quinn Blocked"), (blocking_me, "Quinn Blocker"), (friend, "Quinn Friend")):
+    for person, name in (
+        (me, "Quinn Me"),
+        (blocked_by_me, "Quinn Blocked"),
+        (blocking_me, "Quinn Blocker"),
+        (friend, "Quinn Friend"),
+    ):
         await set_profile(db, person, name=name, company="Acme")
     await block(db, me, blocked_by_me)
     await block(db, blocking_me, me)
     assert names(await people(client, me, q="quinn")) == ["Quinn Friend"]
-    assert set(names(await people(client, friend, q="quinn"))) == {"Quinn Me", "Quinn Blocked", "Quinn Blocker"}
+    assert set(names(await people(client, friend, q="quinn"))) == {
+        "Quinn Me",
+        "Quinn Blocked",
+        "Quinn Blocker",
+    }
 
     async def waitlist(session) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(text("UPDATE users SET status = 'waitlisted' WHERE id = :id"), {"id": friend.id})
+        await session.execute(
+            text("UPDATE users SET status = 'waitlisted' WHERE id = :id"), {"id": friend.id}
+        )
 
     await in_transaction(db, waitlist)
     # me blocked them, the friend is waitlisted now: only the unrelated blocker is left
@@ -85,25 +110,56 @@ async def test_no_phone_number_in_any_result(client: AsyncClient, db: Database) 
     body = await people(client, me, q="pia")
     assert body["people"][0]["id"] == other.id
     assert other.phone not in str(body) and other.phone[1:] not in str(body)
-    assert set(body["people"][0]) == {"id", "name", "headline", "company", "role", "industry", "skills", "open_to"}
+    assert set(body["people"][0]) == {
+        "id",
+        "name",
+        "headline",
+        "company",
+        "role",
+        "industry",
+        "skills",
+        "open_to",
+    }
 
 
 @pytest.mark.parametrize(
     "q",
-    ['"', "*", "anna*", '"anna', "NEAR(a b)", "a AND OR NOT", "-", "name:anna", "{name}: x", "'; DROP TABLE profiles; --",
-     "(((", "é", "a" * 200, "\\", "%_", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "!:&|", "  "],
+    [
+        '"',
+        "*",
+        "anna*",
+        '"anna',
+        "NEAR(a b)",
+        "a AND OR NOT",
+        "-",
+        "name:anna",
+        "{name}: x",
+        "'; DROP TABLE profiles; --",
+        "(((",
+        "é",
+        "a" * 200,
+        "\\",
+        "%_",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+        "!:&|",
+        "  ",
+    ],
 )
 async def test_bad_queries_never_fail(client: AsyncClient, db: Database, q: str) -> None:
     me, other = await make_members(db, 2)
     await set_profile(db, other, name="Anna Safe")
     for path in ("/api/v1/search/people", "/api/v1/search/rooms"):
-        response = await client.get(path, params={"q": q, "skill": q[:40], "industry": q[:40]}, headers=me.headers)
+        response = await client.get(
+            path, params={"q": q, "skill": q[:40], "industry": q[:40]}, headers=me.headers
+        )
         assert response.status_code == 200, (q, response.text)
     assert terms_of(q) == [] or all(t.isalnum() for t in terms_of(q))
 
 
-async def test_empty_queries_find_nothing_and_limits_are_checked(client: AsyncClient, db: Database) -> None:
-    me, other = await make_members(db, 2)
+async def test_empty_queries_find_nothing_and_limits_are_checked(
+    client: AsyncClient, db: Database
+) -> None:
+    me, _other = await make_members(db, 2)
     assert (await people(client, me))["people"] == []
     assert (await people(client, me, q=""))["people"] == []
     for params in ({"limit": "0"}, {"limit": "51"}, {"offset": "-1"}, {"q": "x" * 201}):
@@ -129,7 +185,9 @@ async def test_rooms_live_and_scheduled_by_title_and_topic_only_those_one_may_en
     me, host, blocked_host, other = await make_members(db, 4)
     live = await open_room(client, host, title="Fintech hiring", topics=["payments"])
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
-    scheduled = await open_room(client, host, title="Payments roadmap", topics=["fintech"], starts_at=soon)
+    scheduled = await open_room(
+        client, host, title="Payments roadmap", topics=["fintech"], starts_at=soon
+    )
     ended = await open_room(client, other, title="Old fintech chat")
     await ok(client, other, "POST", f"/rooms/{ended['id']}/end")
     await open_room(client, other, title="Closed fintech board", visibility="closed")
@@ -142,13 +200,18 @@ async def test_rooms_live_and_scheduled_by_title_and_topic_only_those_one_may_en
         return [r["title"] for r in body["rooms"]]
 
     assert set(await rooms("fintech")) == {"Fintech hiring", "Payments roadmap"}
-    assert (await rooms("fintech"))[0] == "Fintech hiring"  # a title match ranks above a topic match
+    assert (await rooms("fintech"))[
+        0
+    ] == "Fintech hiring"  # a title match ranks above a topic match
     assert await rooms("pay roadm") == ["Payments roadmap"]
     hit = (await ok(client, me, "GET", "/search/rooms?q=roadmap"))["rooms"][0]
     assert (hit["id"], hit["status"]) == (scheduled["id"], "scheduled") and hit["starts_at"]
     assert (await ok(client, me, "GET", "/search/rooms?q=hiring"))["rooms"][0]["id"] == live["id"]
     # the host sees their own rooms; the blocked host's room is still theirs to find
-    assert "Fintech by someone blocked" in [r["title"] for r in (await ok(client, blocked_host, "GET", "/search/rooms?q=fintech"))["rooms"]]
+    assert "Fintech by someone blocked" in [
+        r["title"]
+        for r in (await ok(client, blocked_host, "GET", "/search/rooms?q=fintech"))["rooms"]
+    ]
 
 
 async def test_the_full_text_index_answers(client: AsyncClient, db: Database) -> None:

@@ -22,7 +22,14 @@ from live import live_server, run_cli
 
 SCRIPT_TIMEOUT = 240  # seconds for the whole scenario, two browsers included
 SCREENS = [
-    "profile-editor", "search", "person", "notifications", "connections", "hallway-upcoming", "room-person-menu",
+    "profile-editor",
+    "search",
+    "person",
+    "notifications",
+    "connections",
+    "hallway-upcoming",
+    "room-person-menu",
+    "card",
 ]
 
 
@@ -48,6 +55,11 @@ def test_network_screens_in_two_browsers(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with live_server(data) as base:
         run_scenario(
-            "network.mjs", base, data, out, SCRIPT_TIMEOUT, avatar=str(_avatar_png(tmp_path / "avatar.png"))
+            "network.mjs",
+            base,
+            data,
+            out,
+            SCRIPT_TIMEOUT,
+            avatar=str(_avatar_png(tmp_path / "avatar.png")),
         )
     check_and_publish(out, SCREENS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import gzip
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +30,11 @@ async def _client(tmp_path: Path, web_dir: Path) -> AsyncIterator[AsyncClient]:
         data_dir=tmp_path / "data", secret_key="k", media="off", run_workers=False, web_dir=web_dir
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://mitalk.test") as c:
-            yield c
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://mitalk.test") as c,
+    ):
+        yield c
 
 
 @pytest.fixture
@@ -41,8 +43,10 @@ async def web(tmp_path: Path) -> AsyncIterator[AsyncClient]:
         yield c
 
 
-async def test_the_shell_and_client_routes_answer_the_page_with_a_strict_policy(web: AsyncClient) -> None:
-    for path in ("/", "/hallway", "/rooms/abc123", "/index.html"):
+async def test_the_shell_and_client_routes_answer_the_page_with_a_strict_policy(
+    web: AsyncClient,
+) -> None:
+    for path in ("/", "/hallway", "/people/abc123", "/index.html"):
         response = await web.get(path)
         assert response.status_code == 200, path
         assert response.text.startswith("<!doctype html>")
@@ -60,7 +64,10 @@ async def test_hashed_assets_are_cached_and_the_shell_files_revalidated(web: Asy
     assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
     assert "javascript" in asset.headers["content-type"]
     worker = await web.get("/sw.js")
-    assert worker.headers["cache-control"] == "no-cache" and worker.headers["service-worker-allowed"] == "/"
+    assert (
+        worker.headers["cache-control"] == "no-cache"
+        and worker.headers["service-worker-allowed"] == "/"
+    )
     manifest = await web.get("/manifest.webmanifest")
     assert manifest.headers["content-type"].startswith("application/manifest+json")
 
@@ -86,9 +93,16 @@ async def test_an_unbuilt_client_says_how_to_build_it(tmp_path: Path) -> None:
 
 
 async def test_browsers_that_take_gzip_get_the_build_s_compressed_copies(web: AsyncClient) -> None:
-    for path, start in (("/assets/index-3f2a9c.js", "console.log"), ("/", "<!doctype html>"), ("/hallway", "<!doctype")):
+    for path, start in (
+        ("/assets/index-3f2a9c.js", "console.log"),
+        ("/", "<!doctype html>"),
+        ("/hallway", "<!doctype"),
+    ):
         zipped = await web.get(path, headers={"Accept-Encoding": "gzip"})
-        assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+        assert (
+            zipped.headers["content-encoding"] == "gzip"
+            and zipped.headers["vary"] == "Accept-Encoding"
+        )
         assert zipped.text.startswith(start)  # httpx decompressed it: it really was gzip
         plain = await web.get(path, headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers and plain.text == zipped.text

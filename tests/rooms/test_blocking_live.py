@@ -48,4 +48,6 @@ def test_the_blocker_leaves_the_blocked_persons_room(live: Live) -> None:
         assert receive(host_ws)["type"] == "snapshot"
         live.ok(guest, "POST", f"/users/{host.id}/block")
         assert _until(host_ws, "room.participant_left")["user_id"] == guest.id
-    assert guest.id not in {p["user_id"] for p in live.ok(host, "GET", f"/rooms/{room['id']}")["participants"]}
+    assert guest.id not in {
+        p["user_id"] for p in live.ok(host, "GET", f"/rooms/{room['id']}")["participants"]
+    }

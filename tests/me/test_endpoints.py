@@ -26,7 +26,9 @@ async def test_code_is_sent_as_six_digits_and_stored_only_hashed(
 ) -> None:
     response = await client.post("/api/v1/auth/code", json={"phone": "+49 151 2345 6789"})
     assert response.status_code == 202
-    assert response.json() == {"phone": "+4915123456789", "expires_in": 300, "resend_in": 30}
+    body = response.json()
+    assert len(body.pop("ticket")) >= 32  # the requester's own tries (test_code_tries.py)
+    assert body == {"phone": "+4915123456789", "expires_in": 300, "resend_in": 30}
     code = last_code(outbox, "+4915123456789")
     assert len(code) == 6 and code.isdigit()
     async with db.sessions() as session:
@@ -35,13 +37,17 @@ async def test_code_is_sent_as_six_digits_and_stored_only_hashed(
     assert code not in stored[0].code_hash and len(stored[0].code_hash) == 64
 
 
-async def test_verify_signs_in_and_me_shows_the_account(client: AsyncClient, outbox: Path, db: Database) -> None:
+async def test_verify_signs_in_and_me_shows_the_account(
+    client: AsyncClient, outbox: Path, db: Database
+) -> None:
     person = await sign_in(client, outbox)
     me = await client.get("/api/v1/me", headers=person.headers)
     assert me.status_code == 200
     body = me.json()
     assert body["phone"] == person.phone and body["id"] == person.id
-    assert set(body) == {"id", "phone", "status", "is_staff", "invites_left", "waitlist", "profile"}
+    assert set(body) == {
+        "id", "phone", "status", "is_staff", "invites_left", "waitlist", "profile", "language"
+    }
     async with db.sessions() as session:
         tokens = (await session.scalars(select(AuthSession.token_hash))).all()
     assert person.token not in tokens and len(tokens) == 1  # stored hashed
@@ -87,7 +93,9 @@ async def test_parallel_guesses_cannot_exceed_the_cap(client: AsyncClient, outbo
     assert sum(r.status_code == 429 for r in responses) == 15
 
 
-async def test_codes_expire_after_five_minutes(client: AsyncClient, outbox: Path, clock: Clock) -> None:
+async def test_codes_expire_after_five_minutes(
+    client: AsyncClient, outbox: Path, clock: Clock
+) -> None:
     phone = new_phone()
     await client.post("/api/v1/auth/code", json={"phone": phone})
     code = last_code(outbox, phone)
@@ -117,7 +125,9 @@ async def test_resend_waits_for_the_cool_down_and_replaces_the_code(
     assert ok.status_code == 200
 
 
-async def test_codes_per_number_are_rate_limited(app: FastAPI, client: AsyncClient, clock: Clock) -> None:
+async def test_codes_per_number_are_rate_limited(
+    app: FastAPI, client: AsyncClient, clock: Clock
+) -> None:
     app.state.settings.code_resend_seconds = 0
     phone = new_phone()
     for _ in range(5):
@@ -130,25 +140,33 @@ async def test_codes_per_number_are_rate_limited(app: FastAPI, client: AsyncClie
 async def test_codes_per_address_are_rate_limited(app: FastAPI, client: AsyncClient) -> None:
     app.state.settings.codes_per_address_per_hour = 3
     for _ in range(3):
-        assert (await client.post("/api/v1/auth/code", json={"phone": new_phone()})).status_code == 202
+        assert (
+            await client.post("/api/v1/auth/code", json={"phone": new_phone()})
+        ).status_code == 202
     response = await client.post("/api/v1/auth/code", json={"phone": new_phone()})
     assert_error(response, 429, "rate_limited")
     # Another address is not held back.
     other = AsyncClient(transport=ASGITransport(app=app, client=("198.51.100.9", 1)), base_url="http://t")
     async with other:
-        assert (await other.post("/api/v1/auth/code", json={"phone": new_phone()})).status_code == 202
+        assert (
+            await other.post("/api/v1/auth/code", json={"phone": new_phone()})
+        ).status_code == 202
 
 
-async def test_known_and_unknown_numbers_get_the_same_answer(client: AsyncClient, outbox: Path) -> None:
+async def test_known_and_unknown_numbers_get_the_same_answer(
+    client: AsyncClient, outbox: Path
+) -> None:
     known = await sign_in(client, outbox)
     unknown = new_phone()
     a = await client.post("/api/v1/auth/code", json={"phone": known.phone})
     b = await client.post("/api/v1/auth/code", json={"phone": unknown})
     assert a.status_code == b.status_code == 202
-    assert {k: v for k, v in a.json().items() if k != "phone"} == {
-        k: v for k, v in b.json().items() if k != "phone"
+    assert {k: v for k, v in a.json().items() if k not in ("phone", "ticket")} == {
+        k: v for k, v in b.json().items() if k not in ("phone", "ticket")
     }
-    wrong_a = await client.post("/api/v1/auth/verify", json={"phone": known.phone, "code": "000000x"})
+    wrong_a = await client.post(
+        "/api/v1/auth/verify", json={"phone": known.phone, "code": "000000x"}
+    )
     wrong_b = await client.post("/api/v1/auth/verify", json={"phone": unknown, "code": "000000x"})
     assert wrong_a.status_code == wrong_b.status_code == 400
     assert wrong_a.json() == wrong_b.json()
@@ -156,9 +174,13 @@ async def test_known_and_unknown_numbers_get_the_same_answer(client: AsyncClient
 
 async def test_bad_phone_numbers_get_invalid_phone(client: AsyncClient) -> None:
     for raw in ["12", "+49 151", "hello", ""]:
-        assert_error(await client.post("/api/v1/auth/code", json={"phone": raw}), 422, "invalid_phone")
+        assert_error(
+            await client.post("/api/v1/auth/code", json={"phone": raw}), 422, "invalid_phone"
+        )
     assert_error(
-        await client.post("/api/v1/auth/verify", json={"phone": "nope", "code": "123456"}), 422, "invalid_phone"
+        await client.post("/api/v1/auth/verify", json={"phone": "nope", "code": "123456"}),
+        422,
+        "invalid_phone",
     )
 
 
@@ -167,11 +189,15 @@ async def test_logout_kills_the_token(client: AsyncClient, outbox: Path) -> None
     other = await sign_in(client, outbox, person.phone) if False else None
     assert (await client.post("/api/v1/auth/logout", headers=person.headers)).status_code == 204
     assert_error(await client.get("/api/v1/me", headers=person.headers), 401, "not_authenticated")
-    assert_error(await client.post("/api/v1/auth/logout", headers=person.headers), 401, "not_authenticated")
+    assert_error(
+        await client.post("/api/v1/auth/logout", headers=person.headers), 401, "not_authenticated"
+    )
     assert other is None
 
 
-async def test_logout_ends_only_that_session(client: AsyncClient, outbox: Path, clock: Clock) -> None:
+async def test_logout_ends_only_that_session(
+    client: AsyncClient, outbox: Path, clock: Clock
+) -> None:
     phone = new_phone()
     laptop = await sign_in(client, outbox, phone)
     clock.advance(31)

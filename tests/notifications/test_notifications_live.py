@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from me.test_account_socket import account_socket, next_of
 from mitalk.core.database import unit_of_work, utcnow
 from mitalk.notifications.service import notify
 from realtime.conftest import Live, receive
-from realtime.test_account_socket import account_socket, next_of
 from search.kit import follow
 
 
@@ -37,8 +37,16 @@ def test_the_same_dedupe_key_is_written_and_delivered_once(live: Live) -> None:
         written = []
         for _ in range(2):
             async with unit_of_work(db) as session:
-                notice = await notify(session, bus, person.id, "connection_request", "Ada wants to connect",
-                                      "connection_request:test", now=utcnow(), data={"user_id": person.id})
+                notice = await notify(
+                    session,
+                    bus,
+                    person.id,
+                    "connection_request",
+                    "Ada wants to connect",
+                    "connection_request:test",
+                    now=utcnow(),
+                    data={"user_id": person.id},
+                )
                 written.append(notice is not None)
         return written
 
@@ -49,3 +57,31 @@ def test_the_same_dedupe_key_is_written_and_delivered_once(live: Live) -> None:
         with pytest.raises((TimeoutError, AssertionError)):
             next_of(ws, "notification.new", timeout=0.5)
     assert live.ok(person, "GET", "/notifications")["unread"] == 1
+
+
+def test_reading_notices_on_one_device_clears_the_bell_on_the_others(live: Live) -> None:
+    host, fan = live.members(2)
+    live.http.portal.call(follow, live.app.state.db, fan, host)  # type: ignore[union-attr]
+    with account_socket(live, fan) as phone, account_socket(live, fan) as laptop:
+        assert receive(phone)["type"] == "hello" and receive(laptop)["type"] == "hello"
+        live.ok(host, "POST", "/rooms", {"title": "Live AMA"})
+        newest = next_of(laptop, "notification.new")["notification"]["id"]
+        assert next_of(phone, "notification.new")["unread"] == 1
+        live.ok(fan, "POST", "/notifications/read", {"up_to": newest})  # on the phone
+        for device in (laptop, phone):
+            read = next_of(device, "notification.read")
+            assert read == {"type": "notification.read", "up_to": newest, "unread": 0}
+    assert live.ok(fan, "GET", "/notifications")["unread"] == 0
+
+
+def test_a_stranger_marking_reads_tells_nobody_else(live: Live) -> None:
+    host, fan, other = live.members(3)
+    live.http.portal.call(follow, live.app.state.db, fan, host)  # type: ignore[union-attr]
+    with account_socket(live, fan) as ws:
+        assert receive(ws)["type"] == "hello"
+        live.ok(host, "POST", "/rooms", {"title": "Live AMA"})
+        newest = next_of(ws, "notification.new")["notification"]["id"]
+        live.ok(other, "POST", "/notifications/read", {"up_to": newest})  # marks nothing of fan
+        with pytest.raises((TimeoutError, AssertionError)):
+            next_of(ws, "notification.read", timeout=0.5)
+    assert live.ok(fan, "GET", "/notifications")["unread"] == 1

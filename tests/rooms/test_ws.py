@@ -11,8 +11,10 @@ from conftest import Clock
 from mitalk.app import create_app
 from mitalk.core.settings import Settings
 from mitalk.realtime.bus import RedisEventBus
-from mitalk.rooms.events import ActiveSpeaker, HandRaised, Recipients, room_event_adapter
+from mitalk.realtime.events import Recipients
+from mitalk.rooms.events import ActiveSpeaker, HandRaised, room_event_adapter
 from realtime.conftest import Closed, Live, nothing_more, receive
+from rooms.kit import early_in_a_minute
 
 
 def now() -> dt.datetime:
@@ -53,7 +55,9 @@ def test_the_authorization_header_works_too(live: Live) -> None:
         ("stranger", "missing", "room_not_found", 4404),
     ],
 )
-def test_refused_connections_say_why(live: Live, who: str, room_kind: str, code: str, close: int) -> None:
+def test_refused_connections_say_why(
+    live: Live, who: str, room_kind: str, code: str, close: int
+) -> None:
     host, stranger = live.members(2)
     room_id = "nope"
     if room_kind != "missing":
@@ -139,7 +143,7 @@ def test_a_client_that_falls_behind_gets_resync(live: Live) -> None:
     rid = live.ok(host, "POST", "/rooms", {"title": "t"})["id"]
     with live.socket(rid, guest) as ws:
         receive(ws)
-        for subscription in list(live.bus.fanout._by_room[rid]):
+        for subscription in list(live.bus.fanout._by_channel[rid]):
             subscription.mark_overflowed()
         assert receive(ws) == {"type": "resync", "reason": "fell_behind"}
         assert receive(ws)["type"] == "snapshot"
@@ -147,7 +151,9 @@ def test_a_client_that_falls_behind_gets_resync(live: Live) -> None:
         assert receive(ws)["type"] == "room.participant_joined"
 
 
-def test_events_go_only_to_their_recipients_and_ephemeral_ones_pass_straight_through(live: Live) -> None:
+def test_events_go_only_to_their_recipients_and_ephemeral_ones_pass_straight_through(
+    live: Live,
+) -> None:
     host, guest = live.members(2)
     rid = live.ok(host, "POST", "/rooms", {"title": "t"})["id"]
     with live.socket(rid, guest) as ws:
@@ -159,10 +165,16 @@ def test_events_go_only_to_their_recipients_and_ephemeral_ones_pass_straight_thr
         live.publish(ActiveSpeaker(room_id=rid, at=now(), user_id=host.id))
         live.publish(HandRaised(room_id=rid, seq=seq + 2, at=now(), user_id="b"))
         first, second = receive(ws), receive(ws)
-        assert (first["type"], first["seq"], first["user_id"]) == ("room.active_speaker", None, host.id)
+        assert (first["type"], first["seq"], first["user_id"]) == (
+            "room.active_speaker",
+            None,
+            host.id,
+        )
         assert (second["seq"], second["user_id"]) == (seq + 2, "b")  # seq + 1 was not for us
         nothing_more(ws)
-    assert all(e.type != "room.active_speaker" for e in live.http.portal.call(live.bus.history, rid, 0))  # type: ignore[union-attr]
+    assert all(
+        e.type != "room.active_speaker" for e in live.http.portal.call(live.bus.history, rid, 0)
+    )  # type: ignore[union-attr]
 
 
 def test_actions_over_the_socket(live: Live) -> None:
@@ -175,19 +187,30 @@ def test_actions_over_the_socket(live: Live) -> None:
         assert receive(ws) == {"type": "pong", "ref": "p1"}
         ws.send_json({"type": "raise_hand", "ref": "h1"})
         got = sorted((receive(ws), receive(ws)), key=lambda m: m["type"])
-        assert got[0]["type"] == "ack" and got[0]["ref"] == "h1" and got[0]["participant"]["hand_raised"] is True
-        assert (got[1]["type"], got[1]["seq"], got[1]["user_id"]) == ("room.hand_raised", seq + 1, guest.id)
+        assert (
+            got[0]["type"] == "ack"
+            and got[0]["ref"] == "h1"
+            and got[0]["participant"]["hand_raised"] is True
+        )
+        assert (got[1]["type"], got[1]["seq"], got[1]["user_id"]) == (
+            "room.hand_raised",
+            seq + 1,
+            guest.id,
+        )
         ws.send_json({"type": "unmute", "ref": "u1"})
         error = receive(ws)
-        assert (error["type"], error["ref"], error["error"]["code"]) == ("error", "u1", "listeners_cannot_unmute")
+        assert (error["type"], error["ref"], error["error"]["code"]) == (
+            "error",
+            "u1",
+            "listeners_cannot_unmute",
+        )
         ws.send_json({"type": "shout"})
         assert receive(ws)["error"]["code"] == "invalid_message"
         ws.send_text("not json")
         assert receive(ws)["error"]["code"] == "invalid_message"
-        # each message is authenticated in its own short session: a signed-out token stops working
+        # signing out closes the socket at once (tests/realtime/test_socket_sessions.py)
         assert live.http.post("/api/v1/auth/logout", headers=guest.headers).status_code == 204
-        ws.send_json({"type": "lower_hand", "ref": "h2"})
-        assert receive(ws)["error"]["code"] == "not_authenticated"
+        assert receive(ws)["error"]["code"] == "session_ended"
         with pytest.raises(Closed) as closed:
             receive(ws)
         assert closed.value.code == 4401
@@ -204,6 +227,30 @@ def test_leaving_over_the_socket(live: Live) -> None:
         types = sorted(m["type"] for m in (receive(ws), receive(ws)))
         assert types == ["ack", "room.participant_left"]
     assert len(live.ok(host, "GET", f"/rooms/{rid}")["participants"]) == 1
+
+
+def test_socket_actions_share_the_room_action_allowance(live: Live) -> None:
+    host, guest = live.members(2)
+    rid = live.ok(host, "POST", "/rooms", {"title": "t"})["id"]
+    early_in_a_minute()
+    live.ok(guest, "POST", f"/rooms/{rid}/join")  # 1 of 30
+    for n in range(29):
+        live.ok(guest, "POST" if n % 2 == 0 else "DELETE", f"/rooms/{rid}/hand")
+    with live.socket(rid, guest) as ws:
+        seq = receive(ws)["seq"]
+        ws.send_json({"type": "lower_hand", "ref": "h"})
+        error = receive(ws)
+        assert (error["type"], error["ref"], error["error"]["code"]) == (
+            "error", "h", "rate_limited"
+        )
+        assert "30 a minute" in error["error"]["message"]
+        nothing_more(ws)  # refused: nothing reached the room
+        # leaving is never refused
+        ws.send_json({"type": "leave", "ref": "bye"})
+        types = sorted(m["type"] for m in (receive(ws), receive(ws)))
+        assert types == ["ack", "room.participant_left"]
+    room = live.ok(host, "GET", f"/rooms/{rid}")
+    assert room["seq"] == seq + 1 and len(room["participants"]) == 1
 
 
 def test_a_removed_person_is_told_and_disconnected(live: Live) -> None:
@@ -232,7 +279,11 @@ def test_the_end_of_a_room_closes_every_socket(live: Live) -> None:
         receive(ws)
         live.ok(host, "POST", f"/rooms/{rid}/end")
         ended = receive(ws)
-        assert (ended["type"], ended["reason"], ended["by"]) == ("room.ended", "ended_by_moderator", host.id)
+        assert (ended["type"], ended["reason"], ended["by"]) == (
+            "room.ended",
+            "ended_by_moderator",
+            host.id,
+        )
         with pytest.raises(Closed) as closed:
             receive(ws)
         assert closed.value.code == 1000
@@ -243,7 +294,9 @@ def test_the_end_of_a_room_closes_every_socket(live: Live) -> None:
             receive(ws)
 
 
-def test_two_nodes_share_the_stream_through_redis(settings: Settings, clock: Clock, redis_url: str) -> None:
+def test_two_nodes_share_the_stream_through_redis(
+    settings: Settings, clock: Clock, redis_url: str
+) -> None:
     """An action on one API node reaches a socket on another; a resume there replays from Redis."""
     settings.redis_url = redis_url
     node_a, node_b = create_app(settings, clock=clock), create_app(settings, clock=clock)
@@ -263,4 +316,7 @@ def test_two_nodes_share_the_stream_through_redis(settings: Settings, clock: Clo
             assert [receive(ws)["type"] for _ in range(3)] == [
                 "room.participant_joined", "room.hand_raised", "room.hand_lowered"
             ]
-        assert b.ok(guest, "GET", f"/rooms/{rid}/events?after=4")["events"][0]["type"] == "room.hand_lowered"
+        assert (
+            b.ok(guest, "GET", f"/rooms/{rid}/events?after=4")["events"][0]["type"]
+            == "room.hand_lowered"
+        )

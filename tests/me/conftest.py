@@ -1,0 +1,3 @@
+"""The live app of the real-time tests (tests/realtime/conftest.py), for the account socket."""
+
+from realtime.conftest import live  # noqa: F401 - the fixture, shared with tests/realtime

@@ -41,13 +41,13 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from mitalk.media.audio import Pcm, first_above
 from mitalk.media.bots import AudioPeer
 from mitalk.media.janus_client import JanusClient
 from mitalk.media.janus_config import write_janus_config
-from mitalk.media.roombot import BotError, RoomBot
+from mitalk.media.roombot import BotError, RoomBot, TurnTransport, selected_pair
 from mitalk.media.stage import Participant, StageManager, Viewer
 from mitalk.media.supervisor import JanusSupervisor
 
@@ -235,6 +235,9 @@ class Route:
     # When the listener's join request left, if the route knows (the server route: POST
     # /rooms/{id}/join); otherwise a join is timed from the start of ``join_listener``.
     join_requested_at: Callable[[AudioPeer], float | None] = lambda _peer: None
+    # Called once audio flows on a peer's connection: raises BenchError when the connection
+    # did not take the path the route is about (the TURN leg: a relay pair).
+    check_path: Callable[[AudioPeer], None] = lambda _peer: None
 
 
 async def _nothing() -> None:
@@ -341,8 +344,16 @@ class MitalkServer:
             if verified.status_code != 200:
                 raise BenchError(f"auth/verify answered {verified.status_code}")
             body = verified.json()
-        if body["account"]["status"] != "active":
-            raise BenchError(f"signed-in account is {body['account']['status']}, not active")
+            if body["account"]["status"] != "active":
+                raise BenchError(f"signed-in account is {body['account']['status']}, not active")
+            # Speaking needs a name on the profile (409 name_required without one).
+            named = await http.patch(
+                "/api/v1/me/profile",
+                json={"name": f"Bench {phone[-4:]}"},
+                headers={"Authorization": f"Bearer {body['token']}"},
+            )
+            if named.status_code != 200:
+                raise BenchError(f"me/profile answered {named.status_code}")
         return str(body["token"])
 
     async def open_room(self, token: str) -> str:
@@ -401,7 +412,8 @@ async def mitalk_server(
 
     ``janus_api_port`` / ``rtp_port_range`` give its Janus other ports than the defaults (a
     benchmark that wants to be sure of no overlap with anything else); ``extra_env`` adds
-    settings (e.g. ``MITALK_WEB_DIR``). A child of the main thread, hence inside the namespace; so are its Janus and every bot.
+    settings (e.g. ``MITALK_WEB_DIR``). A child of the main thread, hence inside the namespace;
+    so are its Janus and every bot.
     It gets SIGTERM when the benchmark leaves this block however it leaves (and, through
     ``setpriv --pdeathsig``, when the benchmark dies); on SIGTERM the server stops its Janus,
     which also has the server as its parent-death signal.
@@ -454,21 +466,31 @@ async def mitalk_server(
             await _stop_process(process, 15.0)
 
 
-def _one_connection_of(peer: AudioPeer) -> Callable[[], RTCPeerConnection]:
-    """RoomBot's connection factory: the peer's own connection, once (no reconnects here)."""
+def _one_connection_of(
+    peer: AudioPeer, use_ice_servers: bool
+) -> Callable[[RTCConfiguration], RTCPeerConnection]:
+    """RoomBot's connection factory: the peer's own connection, once (no reconnects here).
+
+    ``use_ice_servers``: build it with the server's ICE servers (the TURN legs); otherwise
+    keep the peer's own (none: host candidates only, the direct path through the server).
+    """
     used = False
 
-    def make() -> RTCPeerConnection:
+    def make(configuration: RTCConfiguration) -> RTCPeerConnection:
         nonlocal used
         if used:
             raise BenchError("the bot was asked to reconnect its audio (Janus restarted?)")
         used = True
+        if use_ice_servers:
+            peer.use_configuration(configuration)
         return peer.pc
 
     return make
 
 
-async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
+async def server_route(
+    server: MitalkServer, listeners: int = 4, turn: TurnTransport | None = None
+) -> Route:
     """Through Mi Talk: every join is a ``RoomBot`` (REST, room WebSocket, /media endpoints).
 
     ``join_speaker`` opens a new room as the host (its moderator, on stage, unmuted) and
@@ -477,6 +499,10 @@ async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
     and ``/answer``: a Streaming viewer). Leaving is the bot's own ``close`` (``DELETE
     …/media``, ``POST …/leave``); the host leaving ends the room and the server destroys its
     stage. Accounts are signed in once, up front (``listeners`` of them, taken in turn).
+
+    ``turn``: every bot allows only relay candidates on the server's TURN URL of that
+    transport (``mitalk bot … --relay --turn …``), and a connection whose audio did not take a
+    relay pair stops the benchmark.
     """
     host = await server.sign_in()
     audience = itertools.cycle([await server.sign_in() for _ in range(listeners)])
@@ -506,7 +532,9 @@ async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
             rooms[-1],
             source=lambda: source,
             unmute_on_stage=True,
-            peer_connection=_one_connection_of(peer),
+            peer_connection=_one_connection_of(peer, turn is not None),
+            relay=turn is not None,
+            turn=turn,
         )
         return await start(bot, peer)
 
@@ -514,7 +542,12 @@ async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
         if not rooms:
             raise BenchError("server route: join a speaker (open a room) first")
         bot = RoomBot(
-            server.base, next(audience), rooms[-1], peer_connection=_one_connection_of(peer)
+            server.base,
+            next(audience),
+            rooms[-1],
+            peer_connection=_one_connection_of(peer, turn is not None),
+            relay=turn is not None,
+            turn=turn,
         )
         return await start(bot, peer)
 
@@ -522,11 +555,18 @@ async def server_route(server: MitalkServer, listeners: int = 4) -> Route:
         bot = bots.get(id(peer))
         return bot.join_requested_at if bot is not None else None
 
+    def check_path(peer: AudioPeer) -> None:
+        if turn is not None:
+            pair = selected_pair(peer.pc)
+            if pair is None or pair.local_type != "relay":
+                raise BenchError(f"a TURN leg's audio took {pair}, not a relay")
+
     return Route(
-        "Mi Talk server (Streaming listener)",
+        "Mi Talk server (Streaming listener)" + (f", TURN over {turn.upper()}" if turn else ""),
         join_speaker,
         join_listener,
         join_requested_at,
+        check_path,
     )
 
 
@@ -655,24 +695,22 @@ class CpuWindow:
 
     seconds: float
     janus_pct: float
-    client_pct: float
+    client_pct: float  # this process, plus the ``client_pids`` given (e.g. the listener swarm)
     machine_pct: float
 
 
-async def measure_cpu(janus_pid: int, seconds: float) -> CpuWindow:
-    """Janus's and this process's CPU, and the machine's, over the next ``seconds``."""
+async def measure_cpu(
+    janus_pid: int, seconds: float, client_pids: tuple[int, ...] = ()
+) -> CpuWindow:
+    """Janus's and the clients' CPU (this process and ``client_pids``), and the machine's."""
+
+    def clients() -> float:
+        return process_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in client_pids)
+
     start = time.monotonic()
-    janus0, self0, (busy0, total0) = (
-        process_cpu_seconds(janus_pid),
-        process_cpu_seconds(),
-        machine_cpu(),
-    )
+    janus0, self0, (busy0, total0) = process_cpu_seconds(janus_pid), clients(), machine_cpu()
     await asyncio.sleep(seconds)
-    janus1, self1, (busy1, total1) = (
-        process_cpu_seconds(janus_pid),
-        process_cpu_seconds(),
-        machine_cpu(),
-    )
+    janus1, self1, (busy1, total1) = process_cpu_seconds(janus_pid), clients(), machine_cpu()
     elapsed = time.monotonic() - start
     return CpuWindow(
         seconds=elapsed,
@@ -680,3 +718,54 @@ async def measure_cpu(janus_pid: int, seconds: float) -> CpuWindow:
         client_pct=100 * (self1 - self0) / elapsed,
         machine_pct=100 * (busy1 - busy0) / max(total1 - total0, 1e-9),
     )
+
+
+# TLS for a TURN leg --------------------------------------------------------------------------
+
+
+def tls_files(folder: Path, address: str) -> tuple[Path, Path, Path]:
+    """A CA made for this run and a certificate for ``address`` it signed: (ca, cert, key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Mi Talk bench CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "turn.bench")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    paths = (folder / "ca.pem", folder / "turn.pem", folder / "turn.key")
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem) + ca.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths

@@ -38,12 +38,21 @@ async def main(followers: int, url: str | None) -> None:
         await session.execute(text("DELETE FROM notifications"))
         await session.execute(text("DELETE FROM follows"))
         await session.execute(text("DELETE FROM users WHERE phone LIKE '+4915900%'"))
-        users = [{"id": f"fan{n:021d}", "phone": f"+4915900{n:07d}", "status": "active", "created_at": now}
-                 for n in range(followers + 1)]
+        users = [
+            {
+                "id": f"fan{n:021d}",
+                "phone": f"+4915900{n:07d}",
+                "status": "active",
+                "created_at": now,
+            }
+            for n in range(followers + 1)
+        ]
         for start in range(0, len(users), 5000):
             await session.execute(insert(User), users[start : start + 5000])
         host = users[0]["id"]
-        follows = [{"follower_id": u["id"], "followee_id": host, "created_at": now} for u in users[1:]]
+        follows = [
+            {"follower_id": u["id"], "followee_id": host, "created_at": now} for u in users[1:]
+        ]
         for start in range(0, len(follows), 5000):
             await session.execute(insert(Follow), follows[start : start + 5000])
         room = await rooms_repo.add_room(session, host, "Fan-out", [], "open", now)
@@ -63,9 +72,21 @@ async def main(followers: int, url: str | None) -> None:
     await bus.close()
     await db.dispose()
     kind = "sqlite" if url.startswith("sqlite") else "postgres"
-    print(f"{kind}: {written} notices written and committed in {seconds:.2f} s; live events published in {delivered:.2f} s")
-    print(json.dumps({"db": kind, "followers": followers, "written": written, "write_seconds": round(seconds, 3),
-                      "publish_seconds": round(delivered, 3)}))
+    print(
+        f"{kind}: {written} notices written and committed in {seconds:.2f} s; "
+        f"live events published in {delivered:.2f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "db": kind,
+                "followers": followers,
+                "written": written,
+                "write_seconds": round(seconds, 3),
+                "publish_seconds": round(delivered, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Mouth-to-ear latency bot to bot, through the Mi Talk server and directly, and join-to-first-audio.
+"""Mouth-to-ear latency bot to bot, through the Mi Talk server and directly; join-to-first-audio.
 
 Run as root (it creates a network namespace):  .venv/bin/python bench/latency.py [--path ...]
 
@@ -35,8 +35,18 @@ Janus runs with the generated config of ``mitalk serve`` and the room's
 ``default_prebuffering = 2`` (StageManager's default). Bots are connected through a ``Route``
 (see _harness.py); the measurements never signal by themselves.
 
+With ``--via turn`` the server runs its managed coturn (TURN over TLS with a certificate of a
+CA made for the run, which the bots trust through SSL_CERT_FILE), and a third leg repeats the
+server path and the joins with every bot allowing only relay candidates on the TLS URL
+(``mitalk bot … --relay --turn tls``; a connection whose selected pair is not a relay stops
+the run). The direct server legs ignore the ICE servers (host candidates only). All legs run
+in the one namespace, so the TURN leg adds TLS over TCP, the relay hop and coturn's work, not
+a longer network path.
+
 Ends with one JSON line: p50_ms, p95_ms, direct_p50_ms, ratio (= p50_ms / direct_p50_ms),
-join_to_audio_p50_ms. Targets: p50 <= 150 ms, ratio <= 1.7, join-to-audio p50 <= 500 ms.
+join_to_audio_p50_ms; with ``--via turn`` also turn_p50_ms, turn_join_to_audio_p50_ms and
+turn_ratio (= turn_p50_ms / p50_ms, TURN over the direct server path). Targets: p50 <= 150 ms,
+ratio <= 1.7, join-to-audio p50 <= 500 ms.
 """
 
 from __future__ import annotations
@@ -45,8 +55,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from _harness import (
     SERVER_START_TIMEOUT,
@@ -65,6 +78,7 @@ from _harness import (
     run,
     server_route,
     streaming_route,
+    tls_files,
     wait_until,
 )
 
@@ -135,6 +149,8 @@ async def _one_connection(
             CONNECT_TIMEOUT,
             f"first audio frame ({route.name})",
         )
+        route.check_path(speaker)
+        route.check_path(listener)
         await asyncio.sleep(WARM_UP_SECONDS)
         detector.reset()
         source.play_bursts(bursts)
@@ -192,13 +208,6 @@ async def measure_joins(route: Route, joins: int) -> JoinResult:
             # The peer is created inside the timed section: a real client builds it on "join".
             # A route that knows when the join request left (the server's) times from there.
             listener = AudioPeer()
-            connected: list[float] = []
-
-            @listener.pc.on("connectionstatechange")
-            def _state(pc: AudioPeer = listener, seen: list[float] = connected) -> None:
-                if pc.pc.connectionState == "connected" and not seen:
-                    seen.append(time.monotonic())
-
             leave = None
             try:
                 leave = await route.join_listener(listener)
@@ -207,9 +216,10 @@ async def measure_joins(route: Route, joins: int) -> JoinResult:
                 await asyncio.wait_for(listener.recorder.got_sound.wait(), CONNECT_TIMEOUT)
                 first_sound = listener.recorder.first_sound_at
                 assert first_sound is not None
+                route.check_path(listener)
                 result.signaled_ms.append(1000 * (signaled - start))
-                if connected:
-                    result.connected_ms.append(1000 * (connected[0] - start))
+                if listener.connected_at is not None:
+                    result.connected_ms.append(1000 * (listener.connected_at - start))
                 result.first_audio_ms.append(1000 * (first_sound - start))
             except TimeoutError as exc:
                 raise BenchError(f"{route.name}: joined listener heard nothing") from exc
@@ -226,19 +236,54 @@ class Report:
     janus: LatencyResult
     direct: LatencyResult
     joins: JoinResult
+    turn: LatencyResult | None = None  # --via turn: the server path relayed by TURN over TLS
+    turn_joins: JoinResult | None = None
+
+
+# --via turn: the managed coturn listens on the namespace's other veth end (the bots connect
+# there over TLS); it relays to Janus on mt0, the media server it may reach.
+TURN_ADDRESS = "10.99.0.2"
+
+
+def _turn_settings(folder: Path) -> dict[str, str]:
+    """Settings of a server with managed TURN over TLS, and the bots trusting its test CA."""
+    ca, cert, key = tls_files(folder, TURN_ADDRESS)
+    # OpenSSL's default verify paths honour SSL_CERT_FILE: the bots (aioice's TLS) trust
+    # this run's CA and nothing else; no certificate check is skipped.
+    os.environ["SSL_CERT_FILE"] = str(ca)
+    return {
+        "MITALK_TURN": "managed",
+        "MITALK_TURN_LISTEN": TURN_ADDRESS,
+        "MITALK_TURN_HOST": TURN_ADDRESS,
+        "MITALK_TURN_TLS_CERT": str(cert),
+        "MITALK_TURN_TLS_KEY": str(key),
+    }
 
 
 async def bench_server(args: argparse.Namespace) -> Report:
     """Speaker and listeners through a real ``mitalk serve`` in the namespace."""
-    progress("starting mitalk serve (and its Janus) in the namespace")
-    async with mitalk_server() as server:
-        route = await server_route(server)
-        # Server first, then direct, then joins: each leg alone on the CPU.
-        through_server = await measure_latency(route, args.bursts, args.period, args.connections)
-        direct = await measure_latency(direct_route(), args.bursts, args.period, args.connections)
-        joins = await measure_joins(route, args.joins)
-        progress("stopping mitalk serve")
-    return Report(through_server, direct, joins)
+    with tempfile.TemporaryDirectory(prefix="mitalk-bench-tls-") as folder:
+        extra = _turn_settings(Path(folder)) if args.via == "turn" else {}
+        progress("starting mitalk serve (and its Janus) in the namespace")
+        async with mitalk_server(extra_env=extra) as server:
+            route = await server_route(server)
+            # Server first, then direct, then joins: each leg alone on the CPU.
+            through_server = await measure_latency(
+                route, args.bursts, args.period, args.connections
+            )
+            direct = await measure_latency(
+                direct_route(), args.bursts, args.period, args.connections
+            )
+            joins = await measure_joins(route, args.joins)
+            report = Report(through_server, direct, joins)
+            if args.via == "turn":
+                relayed = await server_route(server, turn="tls")
+                report.turn = await measure_latency(
+                    relayed, args.bursts, args.period, args.connections
+                )
+                report.turn_joins = await measure_joins(relayed, args.joins)
+            progress("stopping mitalk serve")
+    return report
 
 
 async def bench(args: argparse.Namespace) -> Report:
@@ -270,8 +315,22 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _print_joins(joins: JoinResult, since: str) -> None:
+    print(f"join to first audio, {joins.route} ({len(joins.first_audio_ms)} joins), from {since}")
+    print(f"{'stage':40} {'p50 ms':>8} {'p95 ms':>8} {'max':>7}")
+    for label, values in (
+        ("joined, offer/answer done", joins.signaled_ms),
+        ("ICE + DTLS connected", joins.connected_ms),
+        ("first decoded audio > -45 dBFS", joins.first_audio_ms),
+    ):
+        print(
+            f"{label:40} {percentile(values, 50):8.1f} {percentile(values, 95):8.1f} "
+            f"{max(values, default=float('nan')):7.1f}"
+        )
+
+
 def print_report(report: Report, args: argparse.Namespace) -> None:
-    rows = [report.janus, report.direct]
+    rows = [report.janus, report.direct] + ([report.turn] if report.turn else [])
     print()
     print(
         f"mouth-to-ear, app to app: {args.bursts} bursts {args.period * 1000:.0f} ms apart over "
@@ -301,20 +360,16 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     print("  * median peak amplitude heard; bursts are sent at 16384 (-6 dBFS)")
     ratio = report.janus.p50 / report.direct.p50
     print(f"{'ratio (' + args.path + ' p50 / direct p50)':40} {ratio:>25.2f}")
+    turn_ratio = report.turn.p50 / report.janus.p50 if report.turn else None
+    if turn_ratio is not None:
+        print(f"{'ratio (TURN/TLS p50 / server p50)':40} {turn_ratio:>25.2f}")
     joins = report.joins
     print()
     since = "POST /rooms/{id}/join" if args.path == "server" else "start of the join"
-    print(f"join to first audio, {joins.route} ({len(joins.first_audio_ms)} joins), from {since}")
-    print(f"{'stage':40} {'p50 ms':>8} {'p95 ms':>8} {'max':>7}")
-    for label, values in (
-        ("joined, offer/answer done", joins.signaled_ms),
-        ("ICE + DTLS connected", joins.connected_ms),
-        ("first decoded audio > -45 dBFS", joins.first_audio_ms),
-    ):
-        print(
-            f"{label:40} {percentile(values, 50):8.1f} {percentile(values, 95):8.1f} "
-            f"{max(values, default=float('nan')):7.1f}"
-        )
+    _print_joins(joins, since)
+    if report.turn_joins is not None:
+        print()
+        _print_joins(report.turn_joins, since)
     join_p50 = median(joins.first_audio_ms)
     print()
     print(f"target p50 <= {TARGET_P50_MS:.0f} ms: {_met(report.janus.p50 <= TARGET_P50_MS)}")
@@ -322,17 +377,20 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     print(
         f"target join-to-audio p50 <= {TARGET_JOIN_MS:.0f} ms: {_met(join_p50 <= TARGET_JOIN_MS)}"
     )
-    print(
-        json.dumps(
-            {
-                "p50_ms": round(report.janus.p50, 1),
-                "p95_ms": round(report.janus.p95, 1),
-                "direct_p50_ms": round(report.direct.p50, 1),
-                "ratio": round(ratio, 2),
-                "join_to_audio_p50_ms": round(join_p50, 1),
-            }
-        )
-    )
+    line = {
+        "p50_ms": round(report.janus.p50, 1),
+        "p95_ms": round(report.janus.p95, 1),
+        "direct_p50_ms": round(report.direct.p50, 1),
+        "ratio": round(ratio, 2),
+        "join_to_audio_p50_ms": round(join_p50, 1),
+    }
+    if report.turn is not None and report.turn_joins is not None and turn_ratio is not None:
+        line |= {
+            "turn_p50_ms": round(report.turn.p50, 1),
+            "turn_join_to_audio_p50_ms": round(median(report.turn_joins.first_audio_ms), 1),
+            "turn_ratio": round(turn_ratio, 2),
+        }
+    print(json.dumps(line))
 
 
 def main() -> None:
@@ -344,6 +402,13 @@ def main() -> None:
         help="leg measured against direct: through a real mitalk serve (default; the listener "
         "is a Streaming viewer), or straight to a Janus started here, listener as AudioBridge "
         "participant or Streaming viewer via rtp_forward",
+    )
+    parser.add_argument(
+        "--via",
+        choices=("direct", "turn"),
+        default="direct",
+        help="turn: also measure the server path with every bot relayed by the server's "
+        "managed TURN over TLS (--relay --turn tls), next to the direct one (--path server)",
     )
     parser.add_argument("--bursts", type=int, default=40, help="bursts per leg (default 40)")
     parser.add_argument(
@@ -376,6 +441,8 @@ def main() -> None:
         parser.error(
             "--prebuffering and --event-loops are experiments on --path audiobridge|streaming"
         )
+    if args.via == "turn" and args.path != "server":
+        parser.error("--via turn measures through the server (--path server)")
     if not 5 <= args.bursts <= 500 or not 3 <= args.joins <= 100:
         parser.error("--bursts must be 5..500 and --joins 3..100")
     if not 1 <= args.connections <= min(args.bursts, 20):
@@ -384,9 +451,10 @@ def main() -> None:
         parser.error("--period must be 0.3..2.0 s (longer than any latency, shorter than a nap)")
     # Bounded: both legs' bursts, the joins, and a minute for set-up and stragglers.
     per_connection = CONNECT_TIMEOUT + WARM_UP_SECONDS + args.period + 1
+    legs = 3 if args.via == "turn" else 2
     limit = (
-        2 * (args.bursts * args.period + args.connections * per_connection)
-        + args.joins * (CONNECT_TIMEOUT + 1)
+        legs * (args.bursts * args.period + args.connections * per_connection)
+        + (legs - 1) * args.joins * (CONNECT_TIMEOUT + 1)
         + 60
         + (SERVER_START_TIMEOUT + 20 if args.path == "server" else 0)
     )

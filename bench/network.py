@@ -1,7 +1,8 @@
 """Read paths of the professional network at size: people and room search, the ranked hallway.
 
     .venv/bin/python bench/network.py                                   # SQLite file (temporary)
-    .venv/bin/python bench/network.py --url postgresql+asyncpg://mitalk:mitalk@127.0.0.1:5432/mitalk_bench_net --reset
+    .venv/bin/python bench/network.py --reset \
+        --url postgresql+asyncpg://mitalk:mitalk@127.0.0.1:5432/mitalk_bench_net
 
 Builds N active members with profiles, a power-law follow graph, connections, live rooms with
 stages and audiences, scheduled rooms with RSVPs and a history of ended rooms, directly in SQL
@@ -80,40 +81,210 @@ SYLLABLES = [
     "ya", "za", "ze", "us", "on", "is", "ur", "em", "al", "ix", "ek", "ov",
 ]
 SKILL_WORDS = [
-    "python", "go", "rust", "java", "kotlin", "swift", "typescript", "javascript", "react", "sql",
-    "postgresql", "kubernetes", "docker", "terraform", "aws", "azure", "gcp", "linux", "security",
-    "machine learning", "deep learning", "data science", "data engineering", "analytics", "statistics",
-    "product management", "product design", "ux research", "ui design", "branding", "copywriting",
-    "seo", "content marketing", "growth", "sales", "negotiation", "fundraising", "venture capital",
-    "private equity", "accounting", "tax", "audit", "corporate finance", "risk management",
-    "compliance", "contract law", "ip law", "recruiting", "people management", "coaching",
-    "public speaking", "leadership", "operations", "supply chain", "logistics", "procurement",
-    "manufacturing", "lean", "six sigma", "quality assurance", "testing", "devops", "sre",
-    "networking", "embedded", "iot", "robotics", "computer vision", "nlp", "llm", "blockchain",
-    "fintech", "payments", "ecommerce", "retail", "real estate", "construction", "architecture",
-    "energy", "solar", "batteries", "climate", "biotech", "genomics", "clinical trials", "medtech",
-    "healthcare", "nursing", "pharma", "education", "edtech", "journalism", "video", "podcasting",
-    "photography", "music", "gaming", "esports", "hospitality", "travel", "customer success",
+    "python",
+    "go",
+    "rust",
+    "java",
+    "kotlin",
+    "swift",
+    "typescript",
+    "javascript",
+    "react",
+    "sql",
+    "postgresql",
+    "kubernetes",
+    "docker",
+    "terraform",
+    "aws",
+    "azure",
+    "gcp",
+    "linux",
+    "security",
+    "machine learning",
+    "deep learning",
+    "data science",
+    "data engineering",
+    "analytics",
+    "statistics",
+    "product management",
+    "product design",
+    "ux research",
+    "ui design",
+    "branding",
+    "copywriting",
+    "seo",
+    "content marketing",
+    "growth",
+    "sales",
+    "negotiation",
+    "fundraising",
+    "venture capital",
+    "private equity",
+    "accounting",
+    "tax",
+    "audit",
+    "corporate finance",
+    "risk management",
+    "compliance",
+    "contract law",
+    "ip law",
+    "recruiting",
+    "people management",
+    "coaching",
+    "public speaking",
+    "leadership",
+    "operations",
+    "supply chain",
+    "logistics",
+    "procurement",
+    "manufacturing",
+    "lean",
+    "six sigma",
+    "quality assurance",
+    "testing",
+    "devops",
+    "sre",
+    "networking",
+    "embedded",
+    "iot",
+    "robotics",
+    "computer vision",
+    "nlp",
+    "llm",
+    "blockchain",
+    "fintech",
+    "payments",
+    "ecommerce",
+    "retail",
+    "real estate",
+    "construction",
+    "architecture",
+    "energy",
+    "solar",
+    "batteries",
+    "climate",
+    "biotech",
+    "genomics",
+    "clinical trials",
+    "medtech",
+    "healthcare",
+    "nursing",
+    "pharma",
+    "education",
+    "edtech",
+    "journalism",
+    "video",
+    "podcasting",
+    "photography",
+    "music",
+    "gaming",
+    "esports",
+    "hospitality",
+    "travel",
+    "customer success",
 ]
 SKILL_QUALIFIERS = ["applied", "advanced", "strategic", "enterprise", "mobile", "cloud"]
 COMPANY_WORDS = [
-    "analytics", "labs", "systems", "capital", "partners", "health", "robotics", "energy", "logistics",
-    "media", "studio", "networks", "bank", "insurance", "foods", "motors", "software", "consulting",
-    "ventures", "solutions", "group", "works", "data", "cloud", "bio", "digital", "retail", "legal",
+    "analytics",
+    "labs",
+    "systems",
+    "capital",
+    "partners",
+    "health",
+    "robotics",
+    "energy",
+    "logistics",
+    "media",
+    "studio",
+    "networks",
+    "bank",
+    "insurance",
+    "foods",
+    "motors",
+    "software",
+    "consulting",
+    "ventures",
+    "solutions",
+    "group",
+    "works",
+    "data",
+    "cloud",
+    "bio",
+    "digital",
+    "retail",
+    "legal",
 ]
 ROLES = [
-    "engineer", "senior engineer", "staff engineer", "engineering manager", "cto", "ceo", "founder",
-    "product manager", "designer", "data scientist", "analyst", "consultant", "partner", "associate",
-    "recruiter", "sales lead", "account executive", "marketing lead", "researcher", "professor",
-    "lawyer", "accountant", "nurse", "doctor", "architect", "operations lead", "investor", "student",
+    "engineer",
+    "senior engineer",
+    "staff engineer",
+    "engineering manager",
+    "cto",
+    "ceo",
+    "founder",
+    "product manager",
+    "designer",
+    "data scientist",
+    "analyst",
+    "consultant",
+    "partner",
+    "associate",
+    "recruiter",
+    "sales lead",
+    "account executive",
+    "marketing lead",
+    "researcher",
+    "professor",
+    "lawyer",
+    "accountant",
+    "nurse",
+    "doctor",
+    "architect",
+    "operations lead",
+    "investor",
+    "student",
 ]
-CITIES = ["Berlin", "Munich", "Hamburg", "Vienna", "Zurich", "Paris", "Lyon", "Madrid", "Lisbon", "London",
-          "Dublin", "Amsterdam", "Warsaw", "Prague", "Milan", "Stockholm", "Oslo", "Helsinki", "Tallinn", "Athens"]
-TITLE_SUFFIXES = ["office hours", "ask me anything", "deep dive", "meetup", "roundtable", "q&a", "hot takes",
-                  "breakfast club", "career chat", "show and tell", "study group", "news of the week"]
+CITIES = [
+    "Berlin",
+    "Munich",
+    "Hamburg",
+    "Vienna",
+    "Zurich",
+    "Paris",
+    "Lyon",
+    "Madrid",
+    "Lisbon",
+    "London",
+    "Dublin",
+    "Amsterdam",
+    "Warsaw",
+    "Prague",
+    "Milan",
+    "Stockholm",
+    "Oslo",
+    "Helsinki",
+    "Tallinn",
+    "Athens",
+]
+TITLE_SUFFIXES = [
+    "office hours",
+    "ask me anything",
+    "deep dive",
+    "meetup",
+    "roundtable",
+    "q&a",
+    "hot takes",
+    "breakfast club",
+    "career chat",
+    "show and tell",
+    "study group",
+    "news of the week",
+]
 
 
-def zipf_weights(n: int, rng: np.random.Generator, exponent: float = 1.0, offset: float = 2.0) -> np.ndarray:
+def zipf_weights(
+    n: int, rng: np.random.Generator, exponent: float = 1.0, offset: float = 2.0
+) -> np.ndarray:
     """Popularity weights 1/(rank+offset)^exponent, the ranks shuffled over the items."""
     ranks = rng.permutation(n)
     w = 1.0 / (ranks + offset) ** exponent
@@ -145,8 +316,12 @@ class Vocabulary:
         first = names_pool(rng, 400, (2, 3))
         last = [n for n in names_pool(rng, 1400, (2, 4)) if n not in first][:1000]
         stems = names_pool(rng, 800, (2, 3))
-        companies = list(dict.fromkeys(f"{s} {rng.choice(COMPANY_WORDS).capitalize()}" for s in stems))
-        skills = list(SKILL_WORDS) + [f"{q} {s}" for q in SKILL_QUALIFIERS for s in SKILL_WORDS[:40]]
+        companies = list(
+            dict.fromkeys(f"{s} {rng.choice(COMPANY_WORDS).capitalize()}" for s in stems)
+        )
+        skills = list(SKILL_WORDS) + [
+            f"{q} {s}" for q in SKILL_QUALIFIERS for s in SKILL_WORDS[:40]
+        ]
         return cls(first=first, last=last, companies=companies, skills=skills)
 
 
@@ -181,14 +356,20 @@ class Built:
 
 
 async def bulk_insert(
-    conn: AsyncConnection, is_sqlite: bool, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: AsyncConnection,
+    is_sqlite: bool,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
 ) -> None:
     """Insert rows fast: COPY on PostgreSQL, executemany on SQLite (as ``access.seed`` does)."""
     if not rows:
         return
     if is_sqlite:
         marks = ", ".join("?" for _ in columns)
-        await conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows)
+        )
         return
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
@@ -196,7 +377,11 @@ async def bulk_insert(
 
 
 async def insert_chunked(
-    conn: AsyncConnection, is_sqlite: bool, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]],
+    conn: AsyncConnection,
+    is_sqlite: bool,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterator[tuple[Any, ...]],
     chunk: int = 50_000,
 ) -> int:
     """Insert an iterator of rows in chunks; returns how many."""
@@ -211,7 +396,9 @@ async def insert_chunked(
     return total + len(batch)
 
 
-async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: int | None = None) -> Built:
+async def build(
+    db: Database, n: int, seed: int, viewers_wanted: int, history: int | None = None
+) -> Built:
     """Fill an empty (migrated) database with the network; see the module docstring.
 
     ``history``: people in each ended room (default 2-20), to see whether the read paths slow
@@ -248,16 +435,29 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
 
     def profiles() -> Iterator[tuple[Any, ...]]:
         for i in range(n):
-            skills = list(dict.fromkeys(vocab.skills[s] for s in skill_draws[i]))[: int(skill_counts[i])]
+            skills = list(dict.fromkeys(vocab.skills[s] for s in skill_draws[i]))[
+                : int(skill_counts[i])
+            ]
             company, role = vocab.companies[companies[i]], ROLES[roles[i]]
             yield (
-                uid(i), f"{vocab.first[firsts[i]]} {vocab.last[lasts[i]]}", f"{role.capitalize()} at {company}",
-                company, role, industry_ids[industries[i]], CITIES[cities[i]], json.dumps(skills), "",
-                "[]", json.dumps([o for o, on in zip(open_to, open_flags[i]) if on]), now,
+                uid(i),
+                f"{vocab.first[firsts[i]]} {vocab.last[lasts[i]]}",
+                f"{role.capitalize()} at {company}",
+                company,
+                role,
+                industry_ids[industries[i]],
+                CITIES[cities[i]],
+                json.dumps(skills),
+                "",
+                "[]",
+                json.dumps([o for o, on in zip(open_to, open_flags[i]) if on]),
+                now,
             )
 
     # Follows: per person a heavy-tailed count (median ~40, mean ~50), targets by popularity.
-    follow_counts = np.clip(rng.lognormal(mean=math.log(40), sigma=0.7, size=n), 3, 2000).astype(np.int64)
+    follow_counts = np.clip(rng.lognormal(mean=math.log(40), sigma=0.7, size=n), 3, 2000).astype(
+        np.int64
+    )
     followers_of = np.repeat(np.arange(n, dtype=np.int64), follow_counts)
     targets = rng.choice(n, size=len(followers_of), p=popularity)
     keys = np.unique(followers_of * n + targets)
@@ -280,23 +480,69 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
     ids = [uid(i) for i in range(n)]
     progress(f"generated: {n:,} members, {len(keys):,} follows, {len(pair_keys):,} connections")
     async with db.engine.begin() as conn:
-        await insert_chunked(conn, sqlite, "users",
-                             ["id", "phone", "status", "invites_left", "admitted_via", "created_at", "activated_at"], users())
-        await insert_chunked(conn, sqlite, "profiles",
-                             ["user_id", "name", "headline", "company", "role", "industry", "location", "skills", "bio",
-                              "links", "open_to", "updated_at"], profiles())
+        await insert_chunked(
+            conn,
+            sqlite,
+            "users",
+            ["id", "phone", "status", "invites_left", "admitted_via", "created_at", "activated_at"],
+            users(),
+        )
+        await insert_chunked(
+            conn,
+            sqlite,
+            "profiles",
+            [
+                "user_id",
+                "name",
+                "headline",
+                "company",
+                "role",
+                "industry",
+                "location",
+                "skills",
+                "bio",
+                "links",
+                "open_to",
+                "updated_at",
+            ],
+            profiles(),
+        )
         progress("users and profiles inserted")
         await insert_chunked(
-            conn, sqlite, "follows", ["follower_id", "followee_id", "created_at"],
-            ((ids[f], ids[t], now) for f, t in zip(follow_pairs[0].tolist(), follow_pairs[1].tolist())), chunk=100_000,
+            conn,
+            sqlite,
+            "follows",
+            ["follower_id", "followee_id", "created_at"],
+            (
+                (ids[f], ids[t], now)
+                for f, t in zip(follow_pairs[0].tolist(), follow_pairs[1].tolist())
+            ),
+            chunk=100_000,
         )
         progress("follows inserted")
         await insert_chunked(
-            conn, sqlite, "connections",
-            ["id", "requester_id", "addressee_id", "pair_key", "status", "created_at", "responded_at"],
+            conn,
+            sqlite,
+            "connections",
+            [
+                "id",
+                "requester_id",
+                "addressee_id",
+                "pair_key",
+                "status",
+                "created_at",
+                "responded_at",
+            ],
             (
-                (f"nc{k:022d}", uid(int(y if f else x)), uid(int(x if f else y)), f"{uid(int(x))}:{uid(int(y))}",
-                 "accepted", now, now)
+                (
+                    f"nc{k:022d}",
+                    uid(int(y if f else x)),
+                    uid(int(x if f else y)),
+                    f"{uid(int(x))}:{uid(int(y))}",
+                    "accepted",
+                    now,
+                    now,
+                )
                 for k, (x, y, f) in enumerate(zip(conn_lo, conn_hi, flip))
             ),
             chunk=100_000,
@@ -315,7 +561,9 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
         topic_draws = rng.choice(len(vocab.skills), size=(live + scheduled + ended, 4), p=skill_w)
         s_at = a_at = 0
         for r in range(live + scheduled + ended):
-            topics = list(dict.fromkeys(vocab.skills[t] for t in topic_draws[r][: prng.randint(1, 4)]))
+            topics = list(
+                dict.fromkeys(vocab.skills[t] for t in topic_draws[r][: prng.randint(1, 4)])
+            )
             title = f"{topics[0].title()} {prng.choice(TITLE_SUFFIXES)}"
             visibility = prng.choices(["open", "social", "closed"], weights=[80, 15, 5])[0]
             if r < live:
@@ -324,32 +572,133 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
                 listeners = [int(x) for x in audience[a_at : a_at + listener_counts[r]]]
                 a_at += int(listener_counts[r])
                 host, started_at = stage[0], now - dt.timedelta(minutes=prng.uniform(1, 180))
-                rooms.append((rid(r), title, json.dumps(topics), visibility, uid(host), "live", 0, started_at,
-                              None, None, started_at))
+                rooms.append(
+                    (
+                        rid(r),
+                        title,
+                        json.dumps(topics),
+                        visibility,
+                        uid(host),
+                        "live",
+                        0,
+                        started_at,
+                        None,
+                        None,
+                        started_at,
+                    )
+                )
                 for k, p in enumerate(stage):
                     role = "moderator" if k == 0 or (k == 1 and prng.random() < 0.3) else "speaker"
-                    participants.append((rid(r), uid(p), role, "in_room", False, k > 0, started_at, k))
+                    participants.append(
+                        (rid(r), uid(p), role, "in_room", False, k > 0, started_at, k)
+                    )
                 for p in listeners:
-                    participants.append((rid(r), uid(p), "listener", "in_room", prng.random() < 0.02, True,
-                                         started_at + dt.timedelta(minutes=prng.uniform(0, 1)), None))
+                    participants.append(
+                        (
+                            rid(r),
+                            uid(p),
+                            "listener",
+                            "in_room",
+                            prng.random() < 0.02,
+                            True,
+                            started_at + dt.timedelta(minutes=prng.uniform(0, 1)),
+                            None,
+                        )
+                    )
             elif r < live + scheduled:
                 host = int(rng.choice(n, p=popularity))
                 starts_at = now + dt.timedelta(minutes=prng.uniform(30, 10 * 24 * 60))
-                rooms.append((rid(r), title, json.dumps(topics), visibility, uid(host), "scheduled", 0, now,
-                              None, starts_at, None))
+                rooms.append(
+                    (
+                        rid(r),
+                        title,
+                        json.dumps(topics),
+                        visibility,
+                        uid(host),
+                        "scheduled",
+                        0,
+                        now,
+                        None,
+                        starts_at,
+                        None,
+                    )
+                )
             else:
                 host = int(rng.choice(n, p=popularity))
                 at = now - dt.timedelta(days=prng.uniform(0, 60))
-                rooms.append((rid(r), title, json.dumps(topics), visibility, uid(host), "ended", 0, at,
-                              at + dt.timedelta(hours=1), None, at))
-                for k, p in enumerate(dict.fromkeys([host, *(int(x) for x in rng.integers(0, n, size=history or prng.randint(2, 20)))])):
-                    participants.append((rid(r), uid(p), "moderator" if k == 0 else "listener", "left", False, True, at, None))
-        await bulk_insert(conn, sqlite, "rooms",
-                          ["id", "title", "topics", "visibility", "host_id", "status", "seq", "created_at", "ended_at",
-                           "starts_at", "started_at"], rooms)
-        await insert_chunked(conn, sqlite, "room_participants",
-                             ["room_id", "user_id", "role", "presence", "hand_raised", "muted", "joined_at", "on_stage_seq"],
-                             iter(participants))
+                rooms.append(
+                    (
+                        rid(r),
+                        title,
+                        json.dumps(topics),
+                        visibility,
+                        uid(host),
+                        "ended",
+                        0,
+                        at,
+                        at + dt.timedelta(hours=1),
+                        None,
+                        at,
+                    )
+                )
+                for k, p in enumerate(
+                    dict.fromkeys(
+                        [
+                            host,
+                            *(
+                                int(x)
+                                for x in rng.integers(0, n, size=history or prng.randint(2, 20))
+                            ),
+                        ]
+                    )
+                ):
+                    participants.append(
+                        (
+                            rid(r),
+                            uid(p),
+                            "moderator" if k == 0 else "listener",
+                            "left",
+                            False,
+                            True,
+                            at,
+                            None,
+                        )
+                    )
+        await bulk_insert(
+            conn,
+            sqlite,
+            "rooms",
+            [
+                "id",
+                "title",
+                "topics",
+                "visibility",
+                "host_id",
+                "status",
+                "seq",
+                "created_at",
+                "ended_at",
+                "starts_at",
+                "started_at",
+            ],
+            rooms,
+        )
+        await insert_chunked(
+            conn,
+            sqlite,
+            "room_participants",
+            [
+                "room_id",
+                "user_id",
+                "role",
+                "presence",
+                "hand_raised",
+                "muted",
+                "joined_at",
+                "on_stage_seq",
+            ],
+            iter(participants),
+        )
         rsvps = {(rid(r), uid(int(u))) for r in range(live, live + scheduled)
                  for u in rng.choice(n, size=prng.randint(0, 50), p=popularity)}
         await bulk_insert(conn, sqlite, "room_rsvps", ["room_id", "user_id", "created_at"],
@@ -357,14 +706,22 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
         blocks = {(int(x), int(y)) for x, y in rng.integers(0, n, size=(1000, 2)) if x != y}
         await bulk_insert(conn, sqlite, "blocks", ["blocker_id", "blocked_id", "created_at"],
                           [(uid(x), uid(y), now) for x, y in sorted(blocks)])
-        progress(f"rooms inserted: {live} live, {scheduled} scheduled, {ended} ended, {len(participants):,} participants")
+        progress(
+            f"rooms inserted: {live} live, {scheduled} scheduled, {ended} ended, "
+            f"{len(participants):,} participants"
+        )
 
         # Viewers: people with 40-60 follows and 15-25 connections, not hosting or blocked.
         follows_per = np.bincount(follow_pairs[0], minlength=n)
         conns_per = np.bincount(conn_lo, minlength=n) + np.bincount(conn_hi, minlength=n)
         blocked = {x for pair in blocks for x in pair}
-        fitting = [int(i) for i in np.flatnonzero((follows_per >= 40) & (follows_per <= 60) & (conns_per >= 15) & (conns_per <= 25))
-                   if int(i) not in blocked]
+        fitting = [
+            int(i)
+            for i in np.flatnonzero(
+                (follows_per >= 40) & (follows_per <= 60) & (conns_per >= 15) & (conns_per <= 25)
+            )
+            if int(i) not in blocked
+        ]
         chosen = prng.sample(fitting, viewers_wanted)
         viewers = [uid(i) for i in chosen]
         # Each viewer joined two past rooms in the last 30 days (topics of interest, the part of
@@ -373,15 +730,45 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
                   if rooms[r][7] > now - dt.timedelta(days=29)]
         extra = {(rid(r), v) for v in viewers for r in prng.sample(recent, 2)}
         existing = {(p[0], p[1]) for p in participants}
-        await bulk_insert(conn, sqlite, "room_participants",
-                          ["room_id", "user_id", "role", "presence", "hand_raised", "muted", "joined_at", "on_stage_seq"],
-                          [(r, v, "listener", "left", False, True, now - dt.timedelta(days=3), None)
-                           for r, v in sorted(extra - existing)])
+        await bulk_insert(
+            conn,
+            sqlite,
+            "room_participants",
+            [
+                "room_id",
+                "user_id",
+                "role",
+                "presence",
+                "hand_raised",
+                "muted",
+                "joined_at",
+                "on_stage_seq",
+            ],
+            [
+                (r, v, "listener", "left", False, True, now - dt.timedelta(days=3), None)
+                for r, v in sorted(extra - existing)
+            ],
+        )
         tokens = [f"bench-net-{i}-{os.urandom(8).hex()}" for i in range(len(viewers))]
-        await bulk_insert(conn, sqlite, "sessions", ["id", "user_id", "token_hash", "created_at", "expires_at"],
-                          [(f"ns{i:022d}", v, hashlib.sha256(t.encode()).hexdigest(), now, now + dt.timedelta(days=1))
-                           for i, (v, t) in enumerate(zip(viewers, tokens))])
-    followees = {uid(i): [uid(int(t)) for t in follow_pairs[1][follow_pairs[0] == i][:20]] for i in chosen}
+        await bulk_insert(
+            conn,
+            sqlite,
+            "sessions",
+            ["id", "user_id", "token_hash", "created_at", "expires_at"],
+            [
+                (
+                    f"ns{i:022d}",
+                    v,
+                    hashlib.sha256(t.encode()).hexdigest(),
+                    now,
+                    now + dt.timedelta(days=1),
+                )
+                for i, (v, t) in enumerate(zip(viewers, tokens))
+            ],
+        )
+    followees = {
+        uid(i): [uid(int(t)) for t in follow_pairs[1][follow_pairs[0] == i][:20]] for i in chosen
+    }
     # Bulk loading leaves the planner without statistics, which a network that grew over months
     # would have (autovacuum on PostgreSQL): gather them, as access.seed does.
     async with db.engine.connect() as conn:
@@ -395,17 +782,34 @@ async def build(db: Database, n: int, seed: int, viewers_wanted: int, history: i
     progress(f"built in {seconds:.0f} s; {len(fitting)} members with ~50 follows / ~20 connections")
     top_first = vocab.first[int(np.argmax(first_w))]
     # The most frequent one-word skill ("python" rather than "advanced" of "advanced python").
-    top_skill = max((v for v in vocab.skills if " " not in v), key=lambda v: skill_w[vocab.skills.index(v)])
+    top_skill = max(
+        (v for v in vocab.skills if " " not in v), key=lambda v: skill_w[vocab.skills.index(v)]
+    )
     return Built(
-        members=n, follows=len(keys), connections=len(pair_keys), live_rooms=live, scheduled_rooms=scheduled,
-        ended_rooms=ended, participants=len(participants), viewers=viewers,
-        viewer_follows=[int(follows_per[i]) for i in chosen], viewer_connections=[int(conns_per[i]) for i in chosen],
-        tokens=tokens, followees=followees, seconds=seconds,
+        members=n,
+        follows=len(keys),
+        connections=len(pair_keys),
+        live_rooms=live,
+        scheduled_rooms=scheduled,
+        ended_rooms=ended,
+        participants=len(participants),
+        viewers=viewers,
+        viewer_follows=[int(follows_per[i]) for i in chosen],
+        viewer_connections=[int(conns_per[i]) for i in chosen],
+        tokens=tokens,
+        followees=followees,
+        seconds=seconds,
         queries={
             "skill": top_skill,
             "name_prefix": top_first[:3].lower(),
-            "company_word": max(COMPANY_WORDS, key=lambda w: sum(company_w[k] for k, c in enumerate(vocab.companies)
-                                                                   if c.lower().endswith(" " + w))),
+            "company_word": max(
+                COMPANY_WORDS,
+                key=lambda w: sum(
+                    company_w[k]
+                    for k, c in enumerate(vocab.companies)
+                    if c.lower().endswith(" " + w)
+                ),
+            ),
             "last_name": vocab.last[int(np.argmax(last_w))],
         },
     )
@@ -421,31 +825,70 @@ async def check_indexes(db: Database, last_name: str) -> dict[str, Any]:
         profiles = (await conn.execute(text("SELECT count(*) FROM profiles"))).scalar_one()
         rooms = (await conn.execute(text("SELECT count(*) FROM rooms"))).scalar_one()
         # The same question asked of the table (exact last word of the name) and of the index.
-        by_table = (await conn.execute(
-            text("SELECT count(*) FROM profiles WHERE lower(name) LIKE :pattern"), {"pattern": f"% {last_name.lower()}"}
-        )).scalar_one()
+        by_table = (
+            await conn.execute(
+                text("SELECT count(*) FROM profiles WHERE lower(name) LIKE :pattern"),
+                {"pattern": f"% {last_name.lower()}"},
+            )
+        ).scalar_one()
         if db.is_sqlite:
-            indexed = (await conn.execute(text("SELECT count(*) FROM search_people_docsize"))).scalar_one()
-            indexed_rooms = (await conn.execute(text("SELECT count(*) FROM search_rooms_docsize"))).scalar_one()
-            by_index = (await conn.execute(
-                text("SELECT count(*) FROM search_people WHERE search_people MATCH :q"), {"q": f'{{name}} : "{last_name}"'}
-            )).scalar_one()
+            indexed = (
+                await conn.execute(text("SELECT count(*) FROM search_people_docsize"))
+            ).scalar_one()
+            indexed_rooms = (
+                await conn.execute(text("SELECT count(*) FROM search_rooms_docsize"))
+            ).scalar_one()
+            by_index = (
+                await conn.execute(
+                    text("SELECT count(*) FROM search_people WHERE search_people MATCH :q"),
+                    {"q": f'{{name}} : "{last_name}"'},
+                )
+            ).scalar_one()
             # rank = 1: also compare the index with the content table, row by row.
-            await conn.execute(text("INSERT INTO search_people(search_people, rank) VALUES ('integrity-check', 1)"))
-            await conn.execute(text("INSERT INTO search_rooms(search_rooms, rank) VALUES ('integrity-check', 1)"))
+            await conn.execute(
+                text("INSERT INTO search_people(search_people, rank) VALUES ('integrity-check', 1)")
+            )
+            await conn.execute(
+                text("INSERT INTO search_rooms(search_rooms, rank) VALUES ('integrity-check', 1)")
+            )
             await conn.rollback()
         else:
-            indexed = (await conn.execute(text("SELECT count(*) FROM profiles WHERE search_vector IS NOT NULL AND search_vector <> ''::tsvector"))).scalar_one()
-            indexed_rooms = (await conn.execute(text("SELECT count(*) FROM rooms WHERE search_vector <> ''::tsvector"))).scalar_one()
-            by_index = (await conn.execute(
-                text("SELECT count(*) FROM profiles WHERE search_vector @@ to_tsquery('simple', :q) "
-                     "AND split_part(lower(name), ' ', 2) = :w"), {"q": last_name.lower(), "w": last_name.lower()}
-            )).scalar_one()
-    result = {"profiles": profiles, "indexed_profiles": indexed, "rooms": rooms, "indexed_rooms": indexed_rooms,
-              "name_matches_table": by_table, "name_matches_index": by_index}
+            indexed = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM profiles "
+                        "WHERE search_vector IS NOT NULL AND search_vector <> ''::tsvector"
+                    )
+                )
+            ).scalar_one()
+            indexed_rooms = (
+                await conn.execute(
+                    text("SELECT count(*) FROM rooms WHERE search_vector <> ''::tsvector")
+                )
+            ).scalar_one()
+            by_index = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM profiles "
+                        "WHERE search_vector @@ to_tsquery('simple', :q) "
+                        "AND split_part(lower(name), ' ', 2) = :w"
+                    ),
+                    {"q": last_name.lower(), "w": last_name.lower()},
+                )
+            ).scalar_one()
+    result = {
+        "profiles": profiles,
+        "indexed_profiles": indexed,
+        "rooms": rooms,
+        "indexed_rooms": indexed_rooms,
+        "name_matches_table": by_table,
+        "name_matches_index": by_index,
+    }
     ok = profiles == indexed and rooms == indexed_rooms and by_table == by_index and by_table > 0
     if not ok:
-        raise SystemExit(f"the full-text indexes do not match the tables after the bulk insert: {result}")
+        raise SystemExit(
+            f"the full-text indexes do not match the tables after the bulk insert: {result}"
+        )
     progress(f"full-text indexes hold every row: {result}")
     return result
 
@@ -515,13 +958,15 @@ class PeopleCase:
 
 
 def people_cases(queries: dict[str, str]) -> list[PeopleCase]:
-    """Common searches: a frequent skill, a name prefix, a company word, with and without filters."""
+    """Common searches: a frequent skill, a name prefix, a company word, with filters or none."""
     return [
         PeopleCase("skill word", q=queries["skill"]),
         PeopleCase("name prefix", q=queries["name_prefix"]),
         PeopleCase("company word", q=queries["company_word"]),
         PeopleCase("name prefix + open_to", q=queries["name_prefix"], open_to="hiring"),
-        PeopleCase("company word + industry", q=queries["company_word"], industry="software_internet"),
+        PeopleCase(
+            "company word + industry", q=queries["company_word"], industry="software_internet"
+        ),
         PeopleCase("skill filter only", skill=queries["skill"]),
     ]
 
@@ -529,30 +974,51 @@ def people_cases(queries: dict[str, str]) -> list[PeopleCase]:
 PEOPLE_LIKE_COLUMNS = ("name", "headline", "company", "role", "industry", "skills", "open_to")
 
 
-async def naive_people(session: AsyncSession, viewer_id: str, case: PeopleCase, limit: int) -> list[str]:
+async def naive_people(
+    session: AsyncSession, viewer_id: str, case: PeopleCase, limit: int
+) -> list[str]:
     """The same search without the index: ``LIKE '%word%'`` over every column, then the filters.
 
     Without an index there is no relevance, so the scan orders by name (every match must be
     found and sorted before the first page, as a ranked search must too).
     """
     rows = await session.scalars(
-        select(Profile.user_id).where(naive_conditions(session, viewer_id, case)).order_by(Profile.name, Profile.user_id).limit(limit)
+        select(Profile.user_id)
+        .where(naive_conditions(session, viewer_id, case))
+        .order_by(Profile.name, Profile.user_id)
+        .limit(limit)
     )
     return list(rows.all())
 
 
 async def naive_count(session: AsyncSession, viewer_id: str, case: PeopleCase) -> int:
-    """How many people the naive search finds (about what the index finds: substrings, not prefixes)."""
-    return int((await session.execute(select(func.count()).where(naive_conditions(session, viewer_id, case)))).scalar_one())
+    """How many people the naive search finds (about what the index finds: substrings too)."""
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(naive_conditions(session, viewer_id, case))
+            )
+        ).scalar_one()
+    )
 
 
 async def index_hits(session: AsyncSession, case: PeopleCase) -> int:
     """How many profiles the full-text query of a search matches (before the other filters)."""
     terms = search_service.terms_of(case.q)
-    scoped = [(column, search_service.terms_of(value)) for column, value in (("skills", case.skill), ("industry", case.industry),
-                                                                          ("open_to", case.open_to)) if value]
+    scoped = [
+        (column, search_service.terms_of(value))
+        for column, value in (
+            ("skills", case.skill),
+            ("industry", case.industry),
+            ("open_to", case.open_to),
+        )
+        if value
+    ]
     if session.get_bind().dialect.name == "sqlite":
-        sql, query = "SELECT count(*) FROM search_people WHERE search_people MATCH :q", search_repo.fts5_query(terms, scoped)
+        sql, query = (
+            "SELECT count(*) FROM search_people WHERE search_people MATCH :q",
+            search_repo.fts5_query(terms, scoped),
+        )
     else:
         sql = "SELECT count(*) FROM profiles WHERE search_vector @@ to_tsquery('simple', :q)"
         query = search_repo.tsquery(terms, scoped)
@@ -562,10 +1028,17 @@ async def index_hits(session: AsyncSession, case: PeopleCase) -> int:
 def naive_conditions(session: AsyncSession, viewer_id: str, case: PeopleCase) -> Any:
     """The WHERE clause of the naive people search."""
     is_sqlite = session.get_bind().dialect.name == "sqlite"
-    conditions: list[Any] = [Profile.user_id != viewer_id, ~blocked_either_way(viewer_id, Profile.user_id),
-                             exists().where(User.id == Profile.user_id, User.status == "active")]
-    columns = [getattr(Profile, c) if c not in ("skills", "open_to") else func.cast(getattr(Profile, c), Text())
-               for c in PEOPLE_LIKE_COLUMNS]
+    conditions: list[Any] = [
+        Profile.user_id != viewer_id,
+        ~blocked_either_way(viewer_id, Profile.user_id),
+        exists().where(User.id == Profile.user_id, User.status == "active"),
+    ]
+    columns = [
+        getattr(Profile, c)
+        if c not in ("skills", "open_to")
+        else func.cast(getattr(Profile, c), Text())
+        for c in PEOPLE_LIKE_COLUMNS
+    ]
     for word in search_service.terms_of(case.q):
         conditions.append(or_(*(func.lower(c).like(f"%{word}%") for c in columns)))
     if case.industry:
@@ -574,7 +1047,13 @@ def naive_conditions(session: AsyncSession, viewer_id: str, case: PeopleCase) ->
         if value:
             fn = func.json_each if is_sqlite else func.json_array_elements_text
             items = fn(getattr(Profile, key)).table_valued("value").alias("item")
-            conditions.append(exists(select(literal(1)).select_from(items).where(func.lower(items.c.value) == value.lower())))
+            conditions.append(
+                exists(
+                    select(literal(1))
+                    .select_from(items)
+                    .where(func.lower(items.c.value) == value.lower())
+                )
+            )
     return and_(*conditions)
 
 
@@ -583,7 +1062,10 @@ async def naive_rooms(session: AsyncSession, viewer_id: str, word: str, limit: i
     rows = await session.scalars(
         select(Room.id)
         .where(
-            or_(func.lower(Room.title).like(f"%{word}%"), func.lower(func.cast(Room.topics, Text())).like(f"%{word}%")),
+            or_(
+                func.lower(Room.title).like(f"%{word}%"),
+                func.lower(func.cast(Room.topics, Text())).like(f"%{word}%"),
+            ),
             Room.status.in_(("live", "scheduled")),
             room_visible_to(viewer_id),
         )
@@ -603,7 +1085,9 @@ class StatementLog:
         self.armed = False
 
         @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-        def _record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        def _record(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             if self.armed:
                 self.statements.append((statement, parameters))
 
@@ -618,7 +1102,7 @@ class StatementLog:
 
 
 async def explain(db: Database, statement: tuple[str, Any]) -> str:
-    """The plan of a recorded statement (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE)."""
+    """A recorded statement's plan (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE)."""
     sql, parameters = statement
     prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
     async with db.engine.connect() as conn:
@@ -630,7 +1114,10 @@ async def explain(db: Database, statement: tuple[str, Any]) -> str:
 def index_used(plan: str, sqlite: bool, table: str) -> bool:
     """Whether a plan answers from the full-text index of ``table``."""
     if sqlite:
-        return f"SCAN {'search_people' if table == 'profiles' else 'search_rooms'} VIRTUAL TABLE INDEX" in plan
+        return (
+            f"SCAN {'search_people' if table == 'profiles' else 'search_rooms'} VIRTUAL TABLE INDEX"
+            in plan
+        )
     return f"ix_{table}_search" in plan
 
 
@@ -649,8 +1136,12 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
 
     for case in cases:
         async def fts(i: int, case: PeopleCase = case) -> None:
-            await with_viewer(i, lambda s, u: search_service.people(s, u, case.q, case.skill, case.industry,
-                                                                    case.open_to, 20, 0))
+            await with_viewer(
+                i,
+                lambda s, u: search_service.people(
+                    s, u, case.q, case.skill, case.industry, case.open_to, 20, 0
+                ),
+            )
 
         async def scan(i: int, case: PeopleCase = case) -> None:
             await with_viewer(i, lambda s, u: naive_people(s, u.id, case, 21))
@@ -664,9 +1155,14 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
             "index_used": index_used(plan, db.is_sqlite, "profiles"),
         }
         async with unit_of_work(db) as session:
-            out["cases"][f"people: {case.name}"]["matches"] = await naive_count(session, viewers[0], case)
+            out["cases"][f"people: {case.name}"]["matches"] = await naive_count(
+                session, viewers[0], case
+            )
             out["cases"][f"people: {case.name}"]["hits"] = await index_hits(session, case)
-        progress(f"service people '{case.name}' {case.params()}: {summary(out['cases'][f'people: {case.name}'])}")
+        progress(
+            f"service people '{case.name}' {case.params()}: "
+            f"{summary(out['cases'][f'people: {case.name}'])}"
+        )
 
     word = built.queries["skill"]
 
@@ -678,8 +1174,11 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
 
     plan = await explain(db, (await log.capture(rooms_fts))[-1])
     out["plans"]["rooms search"] = plan
-    out["cases"]["rooms search"] = {"fts": await timed(rooms_fts, count, budget), "scan": await timed(rooms_scan, count, budget),
-                                    "index_used": index_used(plan, db.is_sqlite, "rooms")}
+    out["cases"]["rooms search"] = {
+        "fts": await timed(rooms_fts, count, budget),
+        "scan": await timed(rooms_scan, count, budget),
+        "index_used": index_used(plan, db.is_sqlite, "rooms"),
+    }
     progress(f"service rooms search: {summary(out['cases']['rooms search'])}")
 
     now = utcnow()
@@ -695,20 +1194,35 @@ async def measure_service(db: Database, built: Built, count: int, budget: float)
         other = built.followees[viewer][i % len(built.followees[viewer])]
         await with_viewer(i, lambda s, u: network_service.public_user(s, u, other))
 
-    for name, call in (("GET /hallway", hallway), ("GET /rooms", rooms_list), ("GET /users/{id}", user_page)):
+    for name, call in (
+        ("GET /hallway", hallway),
+        ("GET /rooms", rooms_list),
+        ("GET /users/{id}", user_page),
+    ):
         out["cases"][name] = {"fts": await timed(call, count, budget)}
         progress(f"service {name}: {summary(out['cases'][name])}")
     # The heaviest statement of the hallway (the live candidates), with its plan.
-    live = next(st for st in await log.capture(hallway) if "room_participants" in st[0] and "GROUP BY" in st[0])
+    live = next(
+        st
+        for st in await log.capture(hallway)
+        if "room_participants" in st[0] and "GROUP BY" in st[0]
+    )
     out["plans"]["hallway live candidates"] = await explain(db, live)
     return out
 
 
 def summary(entry: dict[str, Any]) -> str:
     """A progress line for one case."""
-    parts = [f"p50 {entry['fts'].p50:.1f} ms, p95 {entry['fts'].p95:.1f} ms (n={len(entry['fts'].samples)})"]
+    parts = [
+        (
+            f"p50 {entry['fts'].p50:.1f} ms, p95 {entry['fts'].p95:.1f} ms "
+            f"(n={len(entry['fts'].samples)})"
+        )
+    ]
     if "scan" in entry:
-        parts.append(f"scan p50 {entry['scan'].p50:.1f} ms (x{entry['scan'].p50 / entry['fts'].p50:.1f})")
+        parts.append(
+            f"scan p50 {entry['scan'].p50:.1f} ms (x{entry['scan'].p50 / entry['fts'].p50:.1f})"
+        )
     if "matches" in entry:
         parts.append(f"{entry['hits']} index hits, {entry['matches']} scan matches")
     if "index_used" in entry:
@@ -739,15 +1253,30 @@ def served(url: str, data_dir: Path) -> Iterator[str]:
         # setpriv --pdeathsig: the kernel sends the server SIGTERM if this process dies (SIGKILL).
         guard = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
         process = subprocess.Popen(
-            [*guard, sys.executable, "-m", "mitalk", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                *guard,
+                sys.executable,
+                "-m",
+                "mitalk",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(f"mitalk serve exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"mitalk serve exited with {process.returncode}: "
+                        f"{log_path.read_text()[-2000:]}"
+                    )
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                         break
@@ -774,13 +1303,21 @@ async def measure_http(base: str, built: Built, count: int, budget: float) -> di
     viewers, tokens = built.viewers, built.tokens
     async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=30) as client:
 
-        def request(path: str | Callable[[int], str], params: dict[str, str] | None = None) -> Callable[[int], Awaitable[None]]:
+        def request(
+            path: str | Callable[[int], str], params: dict[str, str] | None = None
+        ) -> Callable[[int], Awaitable[None]]:
             async def call(i: int) -> None:
                 target = path(i) if callable(path) else path
-                response = await client.get(target, params=params,
-                                            headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"})
+                response = await client.get(
+                    target,
+                    params=params,
+                    headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
+                )
                 if response.status_code != 200:
-                    raise RuntimeError(f"GET {target} answered {response.status_code}: {response.text[:300]}")
+                    raise RuntimeError(
+                        f"GET {target} answered {response.status_code}: {response.text[:300]}"
+                    )
+
             return call
 
         def user_path(i: int) -> str:
@@ -788,7 +1325,8 @@ async def measure_http(base: str, built: Built, count: int, budget: float) -> di
             return f"/users/{followees[i % len(followees)]}"
 
         calls: list[tuple[str, Callable[[int], Awaitable[None]]]] = [
-            (f"people: {c.name}", request("/search/people", c.params())) for c in people_cases(built.queries)
+            (f"people: {c.name}", request("/search/people", c.params()))
+            for c in people_cases(built.queries)
         ]
         calls += [
             ("rooms search", request("/search/rooms", {"q": built.queries["skill"]})),
@@ -798,7 +1336,10 @@ async def measure_http(base: str, built: Built, count: int, budget: float) -> di
         ]
         for name, call in calls:
             out[name] = await timed(call, count, budget)
-            progress(f"http {name}: p50 {out[name].p50:.1f} ms, p95 {out[name].p95:.1f} ms (n={len(out[name].samples)})")
+            progress(
+                f"http {name}: p50 {out[name].p50:.1f} ms, p95 {out[name].p95:.1f} ms "
+                f"(n={len(out[name].samples)})"
+            )
     return out
 
 
@@ -810,9 +1351,14 @@ async def reset_postgres(url: str, reset: bool) -> None:
     db = Database(url)
     try:
         async with db.engine.connect() as conn:
-            has_users = (await conn.execute(text("SELECT to_regclass('public.users') IS NOT NULL"))).scalar_one()
+            has_users = (
+                await conn.execute(text("SELECT to_regclass('public.users') IS NOT NULL"))
+            ).scalar_one()
             if has_users and not reset:
-                raise SystemExit(f"{url.rsplit('@', 1)[-1]} already has tables: pass --reset to empty it (everything in it is dropped)")
+                raise SystemExit(
+                    f"{url.rsplit('@', 1)[-1]} already has tables: "
+                    "pass --reset to empty it (everything in it is dropped)"
+                )
             if has_users:
                 progress("--reset: dropping everything in the database")
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -841,24 +1387,49 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with served(url, workdir) as base:
         http = await measure_http(base, built, args.count, args.case_seconds)
     load = (load_at_start, os.getloadavg()[0])
-    return {"load": load, "kind": kind, "built": built, "indexes": indexes, "service": service, "http": http}
+    return {
+        "load": load,
+        "kind": kind,
+        "built": built,
+        "indexes": indexes,
+        "service": service,
+        "http": http,
+    }
 
 
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     """The table on stdout, then the JSON line."""
     built: Built = result["built"]
     service, http = result["service"], result["http"]
-    print(f"\n{result['kind']}: {built.members:,} members, {built.follows:,} follows, {built.connections:,} connections, "
-          f"{built.live_rooms} live / {built.scheduled_rooms} scheduled / {built.ended_rooms} ended rooms, "
-          f"{built.participants:,} room participants (built in {built.seconds:.0f} s)")
-    print(f"viewers: {len(built.viewers)}, follows {min(built.viewer_follows)}-{max(built.viewer_follows)}, "
-          f"connections {min(built.viewer_connections)}-{max(built.viewer_connections)}; queries {built.queries}; "
-          f"load average {result['load'][0]:.1f} at the start, {result['load'][1]:.1f} at the end (2 cores)")
-    print("service = the function the endpoint calls, in this process (cpu: this process, so on SQLite it includes the\n"
-          "database's work, on PostgreSQL only the client's); scan = the same search by LIKE '%word%' over every column;\n"
-          "hits = profiles the full-text query matches (before the other filters); matches = rows the scan finds; http = through mitalk serve, one request at a time. Times in ms.")
-    header = (f"{'case':32} {'hits':>6} {'matches':>7} {'svc p50':>8} {'p95':>7} {'cpu p50':>8} {'scan p50':>8} {'scan/fts':>8} "
-              f"{'index':>5} {'http p50':>8} {'p95':>7}")
+    print(
+        f"\n{result['kind']}: {built.members:,} members, {built.follows:,} follows, "
+        f"{built.connections:,} connections, "
+        f"{built.live_rooms} live / {built.scheduled_rooms} scheduled / "
+        f"{built.ended_rooms} ended rooms, "
+        f"{built.participants:,} room participants (built in {built.seconds:.0f} s)"
+    )
+    print(
+        f"viewers: {len(built.viewers)}, "
+        f"follows {min(built.viewer_follows)}-{max(built.viewer_follows)}, "
+        f"connections {min(built.viewer_connections)}-{max(built.viewer_connections)}; "
+        f"queries {built.queries}; "
+        f"load average {result['load'][0]:.1f} at the start, "
+        f"{result['load'][1]:.1f} at the end (2 cores)"
+    )
+    print(
+        "service = the function the endpoint calls, in this process (cpu: this process, "
+        "so on SQLite it includes the\n"
+        "database's work, on PostgreSQL only the client's); "
+        "scan = the same search by LIKE '%word%' over every column;\n"
+        "hits = profiles the full-text query matches (before the other filters); "
+        "matches = rows the scan finds; "
+        "http = through mitalk serve, one request at a time. Times in ms."
+    )
+    header = (
+        f"{'case':32} {'hits':>6} {'matches':>7} {'svc p50':>8} {'p95':>7} {'cpu p50':>8} "
+        f"{'scan p50':>8} {'scan/fts':>8} "
+        f"{'index':>5} {'http p50':>8} {'p95':>7}"
+    )
     print(header)
     print("-" * len(header))
     figures: dict[str, Any] = {}
@@ -868,43 +1439,96 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         h: Timing = http[name]
         ratio = scan.p50 / fts.p50 if scan else None
         used = entry.get("index_used")
-        print(f"{name:32} {entry.get('hits', ''):>6} {entry.get('matches', ''):>7} {fts.p50:8.1f} {fts.p95:7.1f} {fts.cpu_p50:8.1f} "
-              f"{(f'{scan.p50:8.1f}' if scan else ''):>8} {(f'{ratio:7.1f}x' if ratio else ''):>8} "
-              f"{('yes' if used else 'NO') if used is not None else '':>5} {h.p50:8.1f} {h.p95:7.1f}")
+        print(
+            f"{name:32} {entry.get('hits', ''):>6} {entry.get('matches', ''):>7} "
+            f"{fts.p50:8.1f} {fts.p95:7.1f} {fts.cpu_p50:8.1f} "
+            f"{(f'{scan.p50:8.1f}' if scan else ''):>8} {(f'{ratio:7.1f}x' if ratio else ''):>8} "
+            f"{('yes' if used else 'NO') if used is not None else '':>5} {h.p50:8.1f} {h.p95:7.1f}"
+        )
         key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-        figures[key] = {"service_p50_ms": round(fts.p50, 1), "service_p95_ms": round(fts.p95, 1),
-                        "service_cpu_p50_ms": round(fts.cpu_p50, 1), "http_p50_ms": round(h.p50, 1), "http_p95_ms": round(h.p95, 1)}
+        figures[key] = {
+            "service_p50_ms": round(fts.p50, 1),
+            "service_p95_ms": round(fts.p95, 1),
+            "service_cpu_p50_ms": round(fts.cpu_p50, 1),
+            "http_p50_ms": round(h.p50, 1),
+            "http_p95_ms": round(h.p95, 1),
+        }
         if scan:
-            figures[key] |= {"index_hits": entry.get("hits"), "scan_matches": entry.get("matches"), "scan_p50_ms": round(scan.p50, 1),
-                             "scan_over_fts": round(ratio or 0, 1), "index_used": used}
-    slow = [name for name in ("GET /hallway", "GET /rooms") if http[name].p50 > 200 or service["cases"][name]["fts"].p50 > 200]
+            figures[key] |= {
+                "index_hits": entry.get("hits"),
+                "scan_matches": entry.get("matches"),
+                "scan_p50_ms": round(scan.p50, 1),
+                "scan_over_fts": round(ratio or 0, 1),
+                "index_used": used,
+            }
+    slow = [
+        name
+        for name in ("GET /hallway", "GET /rooms")
+        if http[name].p50 > 200 or service["cases"][name]["fts"].p50 > 200
+    ]
     unused = [name for name, entry in service["cases"].items() if entry.get("index_used") is False]
-    print(f"hallway/rooms p50 over 200 ms: {', '.join(slow) or 'none'}; searches not using the index: {', '.join(unused) or 'none'}")
+    print(
+        f"hallway/rooms p50 over 200 ms: {', '.join(slow) or 'none'}; "
+        f"searches not using the index: {', '.join(unused) or 'none'}"
+    )
     for name, plan in service["plans"].items():
         if args.plans or name in unused:
             print(f"\nplan of {name}:\n{plan}")
-    print(json.dumps({"db": result["kind"], "members": built.members, "follows": built.follows,
-                      "connections": built.connections, "live_rooms": built.live_rooms,
-                      "room_participants": built.participants, "build_seconds": round(built.seconds, 1),
-                      "indexes_complete": True, "load_average": [round(x, 1) for x in result["load"]],
-                      "figures": figures}))
+    print(
+        json.dumps(
+            {
+                "db": result["kind"],
+                "members": built.members,
+                "follows": built.follows,
+                "connections": built.connections,
+                "live_rooms": built.live_rooms,
+                "room_participants": built.participants,
+                "build_seconds": round(built.seconds, 1),
+                "indexes_complete": True,
+                "load_average": [round(x, 1) for x in result["load"]],
+                "figures": figures,
+            }
+        )
+    )
 
 
 def main() -> None:
     """Parse arguments, run with a time limit, stop the server on every way out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--url", default=None, help="a PostgreSQL database (default: a temporary SQLite file)")
-    parser.add_argument("--reset", action="store_true", help="empty the PostgreSQL database first (drops everything)")
-    parser.add_argument("--count", type=int, default=30, help="timed calls per case (after 2 warm-up calls)")
-    parser.add_argument("--case-seconds", type=float, default=20.0, help="at most this long per case")
-    parser.add_argument("--viewers", type=int, default=20, help="members the calls are made as, in turn")
+    parser.add_argument(
+        "--url", default=None, help="a PostgreSQL database (default: a temporary SQLite file)"
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="empty the PostgreSQL database first (drops everything)",
+    )
+    parser.add_argument(
+        "--count", type=int, default=30, help="timed calls per case (after 2 warm-up calls)"
+    )
+    parser.add_argument(
+        "--case-seconds", type=float, default=20.0, help="at most this long per case"
+    )
+    parser.add_argument(
+        "--viewers", type=int, default=20, help="members the calls are made as, in turn"
+    )
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--history", type=int, default=None,
-                        help="people in each of the 5,000 ended rooms (default 2-20; 200 makes ~1M history rows)")
-    parser.add_argument("--plans", action="store_true", help="print the query plans of the searches and the hallway")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file, server log)")
-    parser.add_argument("--max-seconds", type=float, default=1800, help="the whole run stops after this long")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=None,
+        help="people in each of the 5,000 ended rooms (default 2-20; 200 makes ~1M history rows)",
+    )
+    parser.add_argument(
+        "--plans", action="store_true", help="print the query plans of the searches and the hallway"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (SQLite file, server log)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=1800, help="the whole run stops after this long"
+    )
     args = parser.parse_args()
     if not 1 <= args.count <= 500:
         parser.error("--count must be 1-500")

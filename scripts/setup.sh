@@ -2,11 +2,15 @@
 # Install what Mi Talk needs on a Debian machine (as root) into ./.venv.
 #   scripts/setup.sh          the service
 #   scripts/setup.sh --test   the service, the test tools, PostgreSQL and Redis
+#   scripts/setup.sh --bench  all of --test, and what bench/ needs (matplotlib, wrk, Go and
+#                             Debian's pion/webrtc for the listener swarm, bench/_swarm.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
+want_bench=0
 [ "${1:-}" = "--test" ] && want_test=1
+[ "${1:-}" = "--bench" ] && want_test=1 && want_bench=1
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -31,10 +35,32 @@ python_ok || { echo "setup: Python 3.11 or newer with venv is required" >&2; exi
 
 # The media server the service supervises, and setpriv so it dies with the service.
 command -v janus >/dev/null 2>&1 || apt_install janus
+# The TURN server `mitalk serve` supervises with MITALK_TURN=managed. Debian enables its own
+# coturn service on install (stock config, ports 3478/5349 on every address): when this
+# script installs the package, that service is stopped and disabled, since Mi Talk runs its own.
+if ! command -v turnserver >/dev/null 2>&1; then
+  apt_install coturn
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
+fi
+# The TLS front `mitalk serve` runs for an https MITALK_PUBLIC_URL. Debian's package enables a
+# caddy service serving port 80; stopped and disabled the same way: Mi Talk runs its own.
+if ! command -v caddy >/dev/null 2>&1; then
+  apt_install caddy
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable --now caddy >/dev/null 2>&1 || true
+  fi
+fi
 command -v setpriv >/dev/null 2>&1 || apt_install util-linux
 
 if [ $want_test -eq 1 ]; then
-  apt_install iproute2
+  # The media tests' private networks: namespaces (iproute2), NAT and firewalls (nftables, also
+  # the trickle test's), per-namespace forwarding (procps' sysctl).
+  apt_install iproute2 nftables procps
+  # certutil: the browser tests' trust of the test CA (an NSS database in a temporary HOME);
+  # faketime: the doctor's clock-skew test.
+  apt_install libnss3-tools faketime
   command -v psql >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 fi
@@ -43,12 +69,19 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
+if [ $want_bench -eq 1 ]; then
+  # The listener swarm is built offline from Debian's Go packages (GOPATH mode, no proxy).
+  apt_install wrk golang-go golang-github-pion-webrtc.v3-dev
+fi
+
 extras=""
 [ $want_test -eq 1 ] && extras="[test]"
+[ $want_bench -eq 1 ] && extras="[test,bench]"
 stamp=".venv/.installed$extras"
 fresh() { [ -f "$1" ] && [ "$1" -nt pyproject.toml ]; }
-# An install with the test extras also serves the plain one.
-if ! fresh "$stamp" && ! fresh ".venv/.installed[test]"; then
+# An install with the test extras also serves the plain one (and one with bench extras both).
+if ! fresh "$stamp" && ! fresh ".venv/.installed[test,bench]" &&
+    { [ $want_bench -eq 1 ] || ! fresh ".venv/.installed[test]"; }; then
   echo "setup: installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".$extras"

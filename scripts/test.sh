@@ -6,6 +6,8 @@ bash scripts/setup.sh --test
 eval "$(bash scripts/services.sh)"
 echo "== type check (mypy, src/)"
 .venv/bin/mypy
+echo "== lint (ruff: src, tests, bench)"
+.venv/bin/ruff check src tests bench
 echo "== web client unit tests (vitest)"
 (cd web && npm test --silent)
 echo "== tests"

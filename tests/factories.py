@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mitalk.access import claims
 from mitalk.access import service as access
 from mitalk.accounts import repository as accounts_repo
 from mitalk.core.database import Database, unit_of_work, utcnow
@@ -149,3 +151,10 @@ async def another_session(db: Database, person: Person) -> Person:
     await in_transaction(db, work)
     return Person(person.phone, token, person.account)
 
+
+async def window_shown() -> None:
+    """Wait until a window made and opened this instant shows on the claim desks: with no window
+    known, a desk re-reads at most every ``claims.WINDOW_RECHECK`` (20 ms), so a claim sent
+    within that may still hear 409 window_closed. (A window announced ahead, as in a launch, is
+    known before it opens: its first claims never wait; tests/access/test_window_opening.py.)"""
+    await asyncio.sleep(2 * claims.WINDOW_RECHECK.total_seconds())

@@ -3,7 +3,6 @@ limit with a number on how often one network address may claim."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 
 from conftest import REDIS_URL, flush_redis, run_aside
-from factories import bulk_waitlisters, in_transaction, waitlister
-from mitalk.access import claims
+from factories import bulk_waitlisters, in_transaction, waitlister, window_shown
 from mitalk.access import service as access
 from mitalk.access.claims import RedisClaimDesk
 from mitalk.access.models import PassGrant, PassWindow
@@ -58,19 +56,13 @@ async def other_client(app: FastAPI) -> AsyncIterator[AsyncClient]:
         yield c
 
 
-async def shown() -> None:
-    """Wait until a window opened this instant shows on the claim desk: with no window open, the
-    desk re-reads at most every ``claims.WINDOW_RECHECK`` (20 ms), so a claim sent within that
-    of a window made and opened at once may still hear 409 window_closed (a window announced
-    ahead, as in a launch, is known before it opens)."""
-    await asyncio.sleep(2 * claims.WINDOW_RECHECK.total_seconds())
 
 async def test_accounts_made_after_the_announcement_may_not_claim(
     app: FastAPI, client: AsyncClient, other_client: AsyncClient, outbox: Path, db: Database
 ) -> None:
     before = await waitlister(client, outbox)
     window = await in_transaction(db, lambda s: access.open_window(s, 5, utcnow()))
-    await shown()
+    await window_shown()
     after = await waitlister(other_client, outbox)
 
     refused = await other_client.post("/api/v1/passes/claim", headers=after.headers)
@@ -90,7 +82,7 @@ async def test_one_address_is_limited_with_retry_after(
 ) -> None:
     people = await bulk_waitlisters(db, settings, 6)
     window = await in_transaction(db, lambda s: access.open_window(s, 10, utcnow()))
-    await shown()
+    await window_shown()
 
     # The limit counts every claim from the address, repeats included: 4 here.
     answers = [
@@ -115,7 +107,7 @@ async def test_one_pass_per_account_however_often_it_claims(
 ) -> None:
     [person] = await bulk_waitlisters(db, settings, 1)
     window = await in_transaction(db, lambda s: access.open_window(s, 3, utcnow()))
-    await shown()
+    await window_shown()
     answers = [
         (await client.post("/api/v1/passes/claim", headers=person.headers)).status_code
         for _ in range(3)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from conftest import REDIS_URL, Clock, flush_redis, run_aside
-from factories import bulk_waitlisters, in_transaction
+from factories import bulk_waitlisters, in_transaction, window_shown
 from mitalk.access import service as access
 from mitalk.access.claims import RedisClaimDesk
 from mitalk.access.drops import run_drop
@@ -63,6 +63,7 @@ async def test_never_more_passes_than_n_under_concurrent_claims(
     clock.advance(1)
     people = await bulk_waitlisters(db, settings, claimants)
     window = await in_transaction(db, lambda s: access.open_window(s, passes, utcnow()))
+    await window_shown()
 
     # Every person claims `repeats` times, all at once.
     requests = [p for p in people for _ in range(repeats)]

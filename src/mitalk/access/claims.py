@@ -163,12 +163,14 @@ async def apply_grants(
 
 
 async def _window_now(db: Database, now: dt.datetime) -> PassWindow | None:
-    """The window open at ``now`` (read without taking a write lock)."""
+    """The window open at ``now``, else the one announced next (read without a write lock).
+
+    A desk keeps the announced window, so the claims of its first instant find it open at
+    once: they are the quickest people of a launch, and must not wait for a re-read.
+    """
     async with db.read_sessions() as session:
-        for window in await repo.unfinished_windows(session, now):
-            if window.opens_at <= now:
-                return window
-        return None
+        unfinished = await repo.unfinished_windows(session, now)
+    return unfinished[0] if unfinished else None
 
 
 async def _closed_reason(db: Database, now: dt.datetime) -> Exception:
@@ -523,7 +525,8 @@ class RedisClaimDesk:
         # While a window is open and claims keep coming, they never wait for the re-read: it
         # runs in the background every REDIS_WINDOW_REFRESH, and a window known for longer than
         # twice that is read again before use (so an early close shows within 0.5 s). With no
-        # window open, a claim waits for the read (every 20 ms at most): an opening shows at once.
+        # window known, a claim waits for the read (every 20 ms at most). A window announced
+        # ahead is known before it opens, so its first claims never wait.
         if self._fresh(now):
             return self._window
         recent = (
@@ -536,9 +539,14 @@ class RedisClaimDesk:
         # Every claim that must wait awaits the one read in flight: at a window's opening pushed
         # to thousands of sockets they all arrive at once, and queueing each on the lock instead
         # costs O(waiters) per wake-up (asyncio.Lock scans its waiters): O(n^2) in all.
-        if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.create_task(self._refresh(now))
-        await asyncio.shield(self._refreshing)
+        # A read in flight may have begun long before this claim (the once-a-second watcher's,
+        # on a slow database): its answer is too old for a claim made since, so read again.
+        for _ in range(2):
+            if self._refreshing is None or self._refreshing.done():
+                self._refreshing = asyncio.create_task(self._refresh(now))
+            await asyncio.shield(self._refreshing)
+            if self._fresh(now):
+                break
         return self._window
 
     async def _refresh(self, now: dt.datetime) -> None:
@@ -548,7 +556,9 @@ class RedisClaimDesk:
                 return
             async with self.db.read_sessions() as session:
                 unfinished = await repo.unfinished_windows(session, now)
-            self._window = next((w for w in unfinished if w.opens_at <= now), None)
+            # The window open now, else the one announced next: the claim script refuses a
+            # claim before its opening, and takes the first ones at once, with no re-read.
+            self._window = unfinished[0] if unfinished else None
             self._checked_at = now
             # A window is copied as soon as it is announced, so the copy is whole at opening.
             for window in unfinished:

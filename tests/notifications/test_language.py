@@ -32,6 +32,25 @@ def test_every_message_is_in_every_language_with_the_same_placeholders() -> None
                 assert set(re.findall(r"\{(\w+)\}", template)) == names, (key, lang)
 
 
+def test_a_phones_contacts_are_the_address_book_in_chinese() -> None:
+    """As in the web client's catalogs (web/README.md's glossary): 联系人 / 聯絡人 are
+    connections; a phone's contacts are the address book, 通讯录 / 通訊錄."""
+    def texts(template: str | dict[str, str]) -> list[str]:
+        return list(template.values()) if isinstance(template, dict) else [template]
+
+    about_contacts = [
+        key for key, entry in CATALOG.items()
+        if any(re.search(r"\bcontacts?\b", text) for text in texts(entry["en"]))
+    ]
+    assert about_contacts  # notice.people_waiting at least
+    for key in about_contacts:
+        for lang, book, connection in (
+            ("zh-Hans", "通讯录", "联系人"), ("zh-Hant", "通訊錄", "聯絡人"),
+        ):
+            for text in texts(CATALOG[key][lang]):
+                assert book in text and connection not in text, (key, lang, text)
+
+
 def test_plurals_follow_each_language() -> None:
     assert render("notice.room_reminder", "en", room="Fintech", count=1) == (
         "Fintech starts in 1 minute"

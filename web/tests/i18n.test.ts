@@ -105,7 +105,7 @@ describe("translations", () => {
     expect(t("letin.stored", { count: 1 })).toBe("1 Kontakt gespeichert.");
     expect(t("letin.stored", { count: 2 })).toBe("2 Kontakte gespeichert.");
     setLanguage("zh-Hans");
-    expect(t("letin.stored", { count: 1 })).toBe("已保存 1 位联系人。");
+    expect(t("letin.stored", { count: 1 })).toBe("已保存 1 个通讯录号码。");
     setLanguage("en");
   });
 
@@ -199,5 +199,28 @@ describe("glossary", () => {
       }
     }
     expect(glossary).toContain("Warteschlange");
+  });
+
+  it("keeps a phone's contacts and connections apart in Chinese", () => {
+    // The texts about a phone's contacts (their English says "contacts") name the address book,
+    // the texts about connections name 联系人 / 聯絡人, and no text names both ideas with one word.
+    const words = { "zh-Hans": ["通讯录", "联系人"], "zh-Hant": ["通訊錄", "聯絡人"] } as const;
+    let phone = 0;
+    let connection = 0;
+    for (const [key, en] of Object.entries(catalogs.en)) {
+      for (const [lang, [book, connected]] of Object.entries(words)) {
+        const text = catalogs[lang as keyof typeof words][key as keyof typeof catalogs.en];
+        if (/\bcontacts?\b/i.test(en) && !/contact card/i.test(en)) {
+          phone += 1;
+          expect(text, `${lang} ${key}`).toContain(book);
+          expect(text, `${lang} ${key}`).not.toContain(connected);
+        } else if (/\bconnections?\b/i.test(en)) {
+          connection += 1;
+          expect(text, `${lang} ${key}`).not.toContain(book);
+        }
+      }
+    }
+    expect(phone).toBeGreaterThanOrEqual(10);
+    expect(connection).toBeGreaterThanOrEqual(4);
   });
 });

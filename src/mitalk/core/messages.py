@@ -69,8 +69,8 @@ CATALOG: Final[dict[str, dict[str, Template]]] = {
             "one": "{count} deiner Kontakte wartet auf Einlass.",
             "other": "{count} deiner Kontakte warten auf Einlass.",
         },
-        "zh-Hans": {"other": "你有 {count} 位联系人在等待加入。"},
-        "zh-Hant": {"other": "你有 {count} 位聯絡人在等待加入。"},
+        "zh-Hans": {"other": "你通讯录中有 {count} 人在等待加入。"},
+        "zh-Hant": {"other": "你通訊錄中有 {count} 人在等待加入。"},
     },
     "notice.room_started": {
         "en": "{name} started a room: {room}",

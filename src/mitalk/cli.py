@@ -220,7 +220,12 @@ def serve(
     listener.close()
     os.environ["MITALK_HOST"], os.environ["MITALK_PORT"] = host, str(port)
     uvicorn.run(
-        "mitalk.app:create_app", factory=True, workers=workers, host=host, port=port, **common
+        "mitalk.app:create_app", factory=True, workers=workers, host=host, port=port,
+        # uvicorn kills a worker that misses one 5 s health check, and with it every socket it
+        # holds: at ~10,000 sockets on a loaded machine a worker was seen stalled ~4 s (a full
+        # garbage collection, before core/gc_freeze.py). A worker silent for 30 s is stuck.
+        timeout_worker_healthcheck=30,
+        **common,
     )
 
 

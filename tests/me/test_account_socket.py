@@ -12,6 +12,7 @@ from starlette.testclient import WebSocketTestSession
 
 from factories import Person, in_transaction, last_code, new_phone, set_phase
 from mitalk.access import claims
+from mitalk.access import repository as access_repo
 from mitalk.access import service as access
 from mitalk.access.drops import run_drop
 from mitalk.core.database import utcnow
@@ -92,6 +93,42 @@ def test_every_waitlister_here_hears_their_own_place_when_one_is_let_in_out_of_o
         admitted = next_of(sockets[1], "account.changed")["account"]
         assert admitted["status"] == "active" and admitted["waitlist"] is None
         assert admitted["id"] == people[1].account["id"] and admitted["invites_left"] >= 0
+        for ws, place in ((sockets[0], 1), (sockets[2], 2), (sockets[3], 3)):
+            moved = next_of(ws, "waitlist.position")
+            assert (moved["position"], moved["total"]) == (place, 3)
+
+
+def test_a_place_is_never_counted_against_a_total_read_before_someone_was_let_in(
+    live: Live, outbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node reads the line's totals, then its head and who was let in: no snapshot holds
+    them together. Someone let in between those reads (forced here: the grant commits just as
+    the head is read) must not show "2 of 4" where three are left: each waitlister's first
+    message after is their true place."""
+    portal = live.http.portal
+    db, settings = live.app.state.db, live.app.state.settings
+    portal.call(set_phase, db, "invite")  # type: ignore[union-attr]
+    people = [sign_in(live, outbox) for _ in range(4)]
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(account_socket(live, p)) for p in people]
+        assert [receive(ws)["account"]["waitlist"]["position"] for ws in sockets] == [1, 2, 3, 4]
+        window = portal.call(  # type: ignore[union-attr]
+            in_transaction, db, lambda s: access.open_window(s, 1, utcnow())
+        )
+        real_head = access_repo.waiting_head
+        raced = []
+
+        async def head_after_a_grant(session: Any) -> Any:
+            if not raced:  # once: the grant lands between the totals and the head
+                raced.append(True)
+                await claims.apply_grants(
+                    db, settings, window.id, [people[1].account["id"]], utcnow(), True
+                )
+            return await real_head(session)
+
+        monkeypatch.setattr(access_repo, "waiting_head", head_after_a_grant)
+        admitted = next_of(sockets[1], "account.changed")["account"]
+        assert admitted["status"] == "active" and raced
         for ws, place in ((sockets[0], 1), (sockets[2], 2), (sockets[3], 3)):
             moved = next_of(ws, "waitlist.position")
             assert (moved["position"], moved["total"]) == (place, 3)

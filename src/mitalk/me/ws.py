@@ -26,12 +26,11 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 
 from mitalk.access import claims
 from mitalk.access import repository as access_repo
 from mitalk.access import service as access
-from mitalk.access.models import PassWindow, WaitlistCounters
+from mitalk.access.models import PassWindow
 from mitalk.access.presenters import window_out
 from mitalk.access.schemas import ClaimWindowOut
 from mitalk.accounts import repository as accounts_repo
@@ -193,16 +192,9 @@ class AccountHub:
 
     async def _poll_waitlist(self, waiting: list[AccountConnection]) -> None:
         async with self.db.read_sessions() as session:
-            row = (
-                await session.execute(
-                    select(WaitlistCounters.joined, WaitlistCounters.admitted).where(
-                        WaitlistCounters.id == 1
-                    )
-                )
-            ).one_or_none()
+            line = await access_repo.counters(session)
             now = self.clock()
             window = await access.claim_window(session, now)
-        line = (int(row[0]), int(row[1])) if row else (0, 0)
         shown = window_out(window, now) if window else None
         window_key = (shown.id, shown.state) if shown else None
         if window_key != self._window:
@@ -214,8 +206,7 @@ class AccountHub:
             return
         # The line moved (or this is the first look since waitlisters connected here: it may
         # have moved between their hello and now); each connection sends only a real change.
-        self._line = line
-        await self._refresh_places(waiting, line[0] - line[1])
+        self._line = await self._refresh_places(waiting, line)
 
     def _tell_waitlisters(self, shown: ClaimWindowOut | None) -> None:
         # Rendered once for every socket: at a window's opening that is everyone in line here.
@@ -251,32 +242,51 @@ class AccountHub:
         self._window = (shown.id, shown.state)
         self._tell_waitlisters(shown)
 
-    async def _refresh_places(self, waiting: list[AccountConnection], total: int) -> None:
+    async def _refresh_places(
+        self, waiting: list[AccountConnection], line: tuple[int, int]
+    ) -> tuple[int, int] | None:
         """Work out the places of all this node's waitlisters from one look at the line.
 
         A handful of reads however many sockets wait here (each person's sequence number is
         read once and kept: it never changes): the head of the line, and who was let in out of
         order between the head and the last of them. Those let in get their account, read in
         bulk too: at a window's opening thousands are let in within seconds.
+
+        ``line`` is (joined, admitted) as read just before. The reads take no snapshot (no
+        transaction is held open over them), so someone let in between them would give a
+        place counted without them and a total counted with them ("2 of 4" where 3 are left):
+        the counters are read again after, and the look is made again if they moved (the
+        admitted count moves in the same commit as whoever is let in). Returns the line the
+        places are exact for (None: it kept moving; the next poll looks again).
         """
-        async with self.db.read_sessions() as session:
-            unknown = [c.user_id for c in waiting if c.seq is None]
-            if unknown:
-                found = await access_repo.waitlist_seqs(session, unknown)
-                for connection in waiting:
-                    if connection.seq is None:
-                        connection.seq = found.get(connection.user_id, 0)  # 0: not in line
-            seqs = {c.user_id: c.seq for c in waiting if c.seq}
-            head = await access_repo.waiting_head(session)
-            above = [seq for seq in seqs.values() if head is not None and seq > head]
-            before, admitted = (
-                await access_repo.admitted_between(session, head, min(above), max(above))
-                if above and head is not None
-                else (0, [])
-            )
-            places = access.places_in_line(seqs, head, before, admitted, total)
-            let_in = [c.user_id for c in waiting if c.seq == 0 or places.get(c.user_id) is None]
-            accounts = await accounts_out_of_line(session, let_in) if let_in else {}
+        for _ in range(3):
+            async with self.db.read_sessions() as session:
+                unknown = [c.user_id for c in waiting if c.seq is None]
+                if unknown:
+                    found = await access_repo.waitlist_seqs(session, unknown)
+                    for connection in waiting:
+                        if connection.seq is None:
+                            connection.seq = found.get(connection.user_id, 0)  # 0: not in line
+                seqs = {c.user_id: c.seq for c in waiting if c.seq}
+                head = await access_repo.waiting_head(session)
+                above = [seq for seq in seqs.values() if head is not None and seq > head]
+                before, admitted = (
+                    await access_repo.admitted_between(session, head, min(above), max(above))
+                    if above and head is not None
+                    else (0, [])
+                )
+                after = await access_repo.counters(session)
+                if after[1] != line[1]:
+                    line = after
+                    continue
+                places = access.places_in_line(seqs, head, before, admitted, after[0] - after[1])
+                let_in = [
+                    c.user_id for c in waiting if c.seq == 0 or places.get(c.user_id) is None
+                ]
+                accounts = await accounts_out_of_line(session, let_in) if let_in else {}
+                break
+        else:
+            return None
         for connection in waiting:
             place = places.get(connection.user_id)
             if place is None:
@@ -289,6 +299,7 @@ class AccountHub:
             if shown != connection.position:
                 connection.position = shown
                 connection.offer(WaitlistPositionMessage(position=shown[0], total=shown[1]))
+        return after
 
 
 @router.websocket("/me/ws")

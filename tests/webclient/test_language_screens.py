@@ -2,8 +2,10 @@
 
 `web/e2e/language.mjs`: a browser speaking zh-TW signs in and gets its code in a Traditional
 Chinese text message; a German browser's notice comes in German; after the app is switched to
-Simplified Chinese, the next notice is Simplified Chinese. The German notices screen lands in
-the output folder, and in docs/screenshots/ with MITALK_UPDATE_SCREENSHOTS=1.
+Simplified Chinese, the next notice is Simplified Chinese. Onboarding's people step speaks of a
+phone's contacts as the address book in Chinese. The German notices screen and the people step
+in Traditional Chinese and German land in the output folder, and in docs/screenshots/ with
+MITALK_UPDATE_SCREENSHOTS=1.
 
 Missing node, chromium, playwright-core or the built client fail the test: never skipped.
 """
@@ -27,4 +29,4 @@ def test_a_german_notice_and_a_traditional_chinese_text_message(tmp_path: Path) 
     out = tmp_path / "out"
     with live_server(data) as base:
         run_scenario("language.mjs", base, data, out, SCRIPT_TIMEOUT)
-    check_and_publish(out, ["notice-de"])
+    check_and_publish(out, ["notice-de", "onboarding-people-zh-Hant", "onboarding-people-de"])

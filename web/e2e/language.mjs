@@ -35,13 +35,21 @@ main(async (run) => {
   run.people.push({ name: 'browsers', browser, page: null });
 
   const t = await personSpeaking(run, browser, 'T', 'zh-TW');
-  await t.signIn(PHONE_T, { country: 'TW', dialCode: '+886', name: '林怡君' });
+  // The people step of onboarding speaks of a phone's contacts as the address book (通訊錄),
+  // not as connections (聯絡人): one word for both read alike before.
+  const peopleStep = (lang, book) => async (person) => {
+    const step = person.page.locator('[data-testid="onboarding"][data-step="people"]');
+    const words = await step.innerText();
+    if (!words.includes(book)) throw await person.failure(`the ${lang} people step does not say "${book}": ${words}`);
+    await person.screenshot(`onboarding-people-${lang}`);
+  };
+  await t.signIn(PHONE_T, { country: 'TW', dialCode: '+886', name: '林怡君', atPeople: peopleStep('zh-Hant', '通訊錄') });
   const code = lastText(run, PHONE_T);
   if (!/^你的 Mi Talk 驗證碼是 \d{6}，/.test(code)) throw await t.failure(`T's code text is not Traditional Chinese: ${code}`);
   t.log(`the code came as: ${code}`);
 
   const g = await personSpeaking(run, browser, 'G', 'de-DE');
-  await g.signIn(PHONE_G, { name: 'Greta Gruber' });
+  await g.signIn(PHONE_G, { name: 'Greta Gruber', atPeople: peopleStep('de', 'Kontakten') });
   if (!(lastText(run, PHONE_G)).startsWith('Dein Mi-Talk-Code ist ')) throw await g.failure(`G's code text: ${lastText(run, PHONE_G)}`);
   const gId = (await g.me()).id;
   const asker = async (phone, name) => {

@@ -254,7 +254,7 @@ export class Person {
   }
 
   /** Sign in through the UI: country, national number, the texted code. */
-  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false, mistakes = false, onboard = true, name = null } = {}) {
+  async signIn(phone, { country = 'DE', dialCode = '+49', screenshots = false, mistakes = false, onboard = true, name = null, atPeople = null } = {}) {
     const page = this.page;
     await page.goto('/');
     const select = await this.see(this.id('phone-country'), 'the country chooser');
@@ -297,11 +297,12 @@ export class Person {
     // A member let in without a name is onboarded first: give the name, skip the rest.
     await this.until('the app, the waiting room or onboarding after signing in', async () =>
       (await this.id('onboarding').count()) > 0 || (await this.id('nav-hallway').count()) > 0);
-    if ((await this.id('onboarding').count()) > 0) await this.onboard(name ?? `Person ${this.name}`);
+    if ((await this.id('onboarding').count()) > 0) await this.onboard(name ?? `Person ${this.name}`, { atPeople });
   }
 
-  /** Go through onboarding: the name it requires, then skip every other step. */
-  async onboard(name) {
+  /** Go through onboarding: the name it requires, then skip every other step (``atPeople``: a
+   *  check to run on the people step, e.g. of its wording, before it is left). */
+  async onboard(name, { atPeople = null } = {}) {
     await (await this.see(this.id('onboarding-name'), 'the name step of onboarding')).fill(name);
     await this.tap('onboarding-next', 'continue after the name');
     for (const step of ['photo', 'headline', 'topics']) {
@@ -309,6 +310,7 @@ export class Person {
       await this.tap('onboarding-skip', `skip the ${step} step`);
     }
     await this.see(this.page.locator('[data-testid="onboarding"][data-step="people"]'), 'the people step');
+    if (atPeople) await atPeople(this);
     await this.tap('onboarding-done', 'done with onboarding');
     await this.see(this.id('nav-hallway'), 'the app after onboarding');
   }

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from conftest import REDIS_URL, Clock, flush_redis, run_aside
 from factories import bulk_waitlisters, in_transaction, window_shown
 from mitalk.access import service as access
-from mitalk.access.claims import RedisClaimDesk
+from mitalk.access.claims import RedisClaimDesk, SqlClaimDesk
 from mitalk.access.drops import run_drop
 from mitalk.access.models import PassGrant, PassWindow
 from mitalk.accounts.models import User
@@ -188,3 +188,26 @@ async def test_a_drop_killed_after_granting_tells_everyone_when_resumed(
     assert sorted(await told(db)) == sorted(ids[:5])  # the untold and the fifth; nobody twice
     again = await run_drop(db, settings, 5, "killed", batch_size=2)
     assert again.already_ran and sorted(await told(db)) == sorted(ids[:5])
+
+
+async def test_a_winners_second_claim_read_before_their_grant_still_hears_granted(
+    db: Database, settings: Settings
+) -> None:
+    """A person's two claims at once on PostgreSQL: the second reads the account (still on the
+    waitlist) just before the first commits the last pass, then finds no window with passes.
+    It must answer granted, not sold out (hypothesis found this interleaving in CI)."""
+    [person] = await bulk_waitlisters(db, settings, 1)
+    await in_transaction(db, lambda s: access.open_window(s, 1, utcnow()))
+
+    async def read_account(session):  # type: ignore[no-untyped-def]
+        user = await session.get(User, person.id)
+        session.expunge(user)
+        return user
+
+    stale = await in_transaction(db, read_account)
+    assert stale.status == "waitlisted"
+    assert await SqlClaimDesk(db, settings).claim(stale, utcnow()) == "granted"
+    # The second request goes on with the account as it read it before the grant.
+    assert await in_transaction(db, lambda s: access.claim_pass(s, settings, stale, utcnow())) == (
+        "granted"
+    )

@@ -25,6 +25,15 @@ const PEOPLE = {
   O: { phone: '+4915190000044' },
   W: { phone: '+4915190000045' },
 };
+// The notifications screen is read by one person per language: a notice is written in its
+// reader's language when it happens, so each reader chose theirs before S asks to connect.
+const READERS = {
+  en: { phone: '+4915190000050', name: 'Katharina von Hohenberg-Lindqvist', says: 'wants to connect with you' },
+  de: { phone: '+4915190000051', name: 'Katharina von Hohenberg-Lindqvist', says: 'möchte sich mit dir vernetzen' },
+  'zh-Hans': { phone: '+4915190000052', name: '王秀英 Wang Xiuying', says: '想和你建立联系' },
+  'zh-Hant': { phone: '+4915190000053', name: '陳淑芬 Chen Shufen', says: '想和你建立聯繫' },
+};
+const reader = (lang) => `N-${lang}`;
 const ROOM_TITLE = 'Produktmanagement im Zahlungsverkehr: Erfahrungen aus der Praxis';
 
 /**
@@ -172,6 +181,13 @@ main(async (run) => {
     const { name: full, headline, company } = PEOPLE[name];
     await api(people[name], 'PATCH', '/me/profile', { name: full, headline, company, skills: ['Payments', 'Produktmanagement'], topics: ['Fintech'] });
   }
+  for (const lang of LANGUAGES) {
+    const name = reader(lang);
+    people[name] = await personIn(run, browser, name);
+    ids[name] = (await signInInPage(run, people[name], READERS[lang].phone)).id;
+    await api(people[name], 'PATCH', '/me/profile', { name: READERS[lang].name });
+    await api(people[name], 'PUT', '/me/language', { language: lang });
+  }
   run.operator('admin', 'phase', 'invite');
   people.W = await personIn(run, browser, 'W');
   await signInInPage(run, people.W, PEOPLE.W.phone);
@@ -187,6 +203,10 @@ main(async (run) => {
   await api(people.L, 'POST', `/users/${ids.M}/follow`);
   await api(people.S, 'POST', '/connections', { user_id: ids.M });
   await api(people.M, 'POST', '/invites', { phone: '+4915190000049' });
+  for (const lang of LANGUAGES) {
+    await api(people.S, 'POST', '/connections', { user_id: ids[reader(lang)] });
+    await api(people.M, 'POST', '/connections', { user_id: ids[reader(lang)] });
+  }
   const later = new Date(Date.now() + 26 * 3600 * 1000).toISOString();
   await api(people.L, 'POST', '/rooms', { title: 'Kreditvergabe für kleine Unternehmen', topics: ['Lending'], visibility: 'open', starts_at: later });
 
@@ -213,7 +233,17 @@ main(async (run) => {
       },
     },
     { name: 'invites', who: 'M', hash: '#/invites', ready: '[data-testid="invite-row"]' },
-    { name: 'notifications', who: 'M', hash: '#/notifications', ready: '[data-testid="notice"]' },
+    {
+      name: 'notifications', who: reader, hash: '#/notifications', ready: '[data-testid="notice"]',
+      then: async (person) => {
+        const lang = await person.page.evaluate(() => document.documentElement.lang);
+        const bodies = person.page.locator('[data-testid="notice"] .notice-body');
+        await person.until(`two requests in ${lang}, in their reader's words`, async () => {
+          const texts = await bodies.allInnerTexts();
+          return texts.length === 2 && texts.every((text) => text.includes(READERS[lang].says));
+        });
+      },
+    },
   ];
 
   // The checks themselves must catch what they look for: a page made to overflow, with a
@@ -247,8 +277,8 @@ main(async (run) => {
   const failures = [];
   let checked = 0;
   for (const screen of screens) {
-    const person = people[screen.who];
     for (const lang of LANGUAGES) {
+      const person = people[typeof screen.who === 'function' ? screen.who(lang) : screen.who];
       await open(person, screen, lang);
       for (const width of WIDTHS) {
         await person.page.setViewportSize({ width, height: HEIGHT });
@@ -262,7 +292,7 @@ main(async (run) => {
           await person.page.screenshot({ path: file });
         }
       }
-      log(screen.who, `${screen.name} ${lang}: ${WIDTHS.join(', ')} px checked`);
+      log(person.name, `${screen.name} ${lang}: ${WIDTHS.join(', ')} px checked`);
     }
   }
   log('layout', `${checked} layouts checked (${screens.length} screens x ${LANGUAGES.length} languages x ${WIDTHS.length} widths)`);

@@ -1,8 +1,11 @@
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+
 /** The initials of a name (two letters at most; one character for CJK names). */
 export function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter(Boolean);
   if (words.length === 0) return "?";
   const first = [...(words[0] ?? "")][0] ?? "?";
+  if (CJK.test(first)) return first; // 張偉 Zhang Wei → 張: a Han character fills the circle alone
   const last = words.length > 1 ? ([...(words[words.length - 1] ?? "")][0] ?? "") : "";
   return (first + last).toUpperCase();
 }

@@ -4,7 +4,9 @@ The same rules as the Janus supervisor (media/supervisor.py), which keeps its ow
 Janus needs a lockdown check and room re-creation after each start: the child runs in the
 foreground, so a crash is seen the moment it happens; it dies with the service (parent death
 signal); it is restarted with exponential back-off; its output goes to a log file in the data
-dir, rotated once at 20 MB. ``ready`` decides when a (re)started child counts as up.
+dir, rotated once at 20 MB. ``ready`` decides when a (re)started child counts as up;
+``explain`` may add why a start failed (e.g. who holds the child's port); ``last_failure`` says
+why a child that is being restarted is down (for /healthz and ``mitalk doctor``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ChildSupervisor:
         max_backoff: float = 30.0,
         stable_after: float = 60.0,
         stop_timeout: float = 5.0,
+        explain: Callable[[int], str] | None = None,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -55,8 +58,11 @@ class ChildSupervisor:
         self.max_backoff = max_backoff
         self.stable_after = stable_after
         self.stop_timeout = stop_timeout
+        self.explain = explain
         self.ready = asyncio.Event()
         self.starts = 0
+        # Why the child is down while it is being restarted (None: it is up, or never failed).
+        self.last_failure: str | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._runner: asyncio.Task[None] | None = None
         self._first_start: asyncio.Future[None] | None = None
@@ -116,11 +122,13 @@ class ChildSupervisor:
                 if self._first_start is not None and not self._first_start.done():
                     self._first_start.set_exception(ChildStartError(str(exc)))
                     return
+                self.last_failure = f"it failed to start: {exc}"
                 log.error("%s failed to start: %s; retrying in %.1fs", self.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             self.starts += 1
+            self.last_failure = None
             self.ready.set()
             log.info("%s ready (pid %s)", self.name, self.pid)
             if self._first_start is not None and not self._first_start.done():
@@ -132,6 +140,7 @@ class ChildSupervisor:
                 return
             if time.monotonic() - started_at > self.stable_after:
                 backoff = self.min_backoff
+            self.last_failure = f"it exited with {returncode}"
             log.error("%s exited with %s; restarting in %.1fs", self.name, returncode, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
@@ -159,16 +168,19 @@ class ChildSupervisor:
         while time.monotonic() < deadline:
             if process.returncode is not None:
                 raise ChildStartError(
-                    f"{self.name} exited with {process.returncode} during start-up; "
-                    f"see {self.log_path}:\n{self.log_tail()}"
+                    f"{self.name} exited with {process.returncode} during start-up"
+                    f"{self._explained(process.pid)}; see {self.log_path}:\n{self.log_tail()}"
                 )
             if await self.ready_check():
                 return
             await asyncio.sleep(0.1)
         raise ChildStartError(
-            f"{self.name} was not ready within {self.ready_timeout}s; "
-            f"see {self.log_path}:\n{self.log_tail()}"
+            f"{self.name} was not ready within {self.ready_timeout:g} s"
+            f"{self._explained(process.pid)}; see {self.log_path}:\n{self.log_tail()}"
         )
+
+    def _explained(self, pid: int) -> str:
+        return self.explain(pid) if self.explain is not None else ""
 
     async def _terminate(self) -> None:
         process = self._process

@@ -37,12 +37,12 @@ from typing import Any
 
 from mitalk.core.ports import holder_of, in_use_by, process_owns_port
 from mitalk.core.settings import Settings
+from mitalk.core.supervise import ChildStartError, ChildSupervisor
 from mitalk.media.janus_config import interface_address
 
 log = logging.getLogger(__name__)
 
 REALM = "mitalk"
-_LOG_ROTATE_BYTES = 20 * 1024 * 1024
 
 # Peers no relay may reach, unless allowed again below (the media server): loopback, private
 # (RFC 1918), carrier-grade NAT, link-local, "this network", IETF protocol assignments,
@@ -202,7 +202,7 @@ class TurnStartError(RuntimeError):
 
 
 class TurnSupervisor:
-    """Keeps the managed coturn running as a child process, like the Janus supervisor does.
+    """Keeps the managed coturn running as a child process (``core.supervise``).
 
     The child runs in the foreground (a crash is seen at once), dies with the service (parent
     death signal), is restarted with back-off, and logs to ``<data_dir>/turn/turn.log``. It
@@ -227,22 +227,30 @@ class TurnSupervisor:
         self.config_path = self.folder / "turnserver.conf"
         self.log_path = self.folder / "turn.log"
         self.pid_path = self.folder / "turnserver.pid"
-        self.ready_timeout = ready_timeout
-        self.min_backoff, self.max_backoff = min_backoff, max_backoff
-        self.stop_timeout = stop_timeout
-        self.ready = asyncio.Event()
-        self.starts = 0
-        # Why coturn is down while the supervisor keeps restarting it (for /healthz, doctor).
-        self.last_failure: str | None = None
-        self._process: asyncio.subprocess.Process | None = None
-        self._runner: asyncio.Task[None] | None = None
+        self._child = ChildSupervisor(
+            "coturn",
+            [settings.turn_binary, "-c", str(self.config_path)],
+            log_path=self.log_path,
+            ready=self._own_listener_accepts,
+            cwd=self.folder,
+            ready_timeout=ready_timeout,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            stop_timeout=stop_timeout,
+            explain=self._port_taken,
+        )
+        self.ready = self._child.ready
         self._stopping = False
 
     @property
     def pid(self) -> int | None:
         """Pid of the running coturn, if any."""
-        process = self._process
-        return process.pid if process is not None and process.returncode is None else None
+        return self._child.pid
+
+    @property
+    def starts(self) -> int:
+        """How many times coturn got ready (the first start included)."""
+        return self._child.starts
 
     @property
     def probe_address(self) -> tuple[str, int]:
@@ -281,55 +289,25 @@ class TurnSupervisor:
             )
         self.write_config()
         self._stopping = False
-        await self._spawn()
         try:
-            await self._wait_until_accepting()
-        except BaseException:
-            await self._terminate()
-            raise
-        self.ready.set()
-        self.last_failure = None
-        self._runner = asyncio.create_task(self._watch(), name="turn-supervisor")
+            await self._child.start()
+        except ChildStartError as exc:
+            raise TurnStartError(str(exc)) from None
 
     async def stop(self) -> None:
         """Stop coturn (SIGTERM, then SIGKILL) and its supervision."""
         self._stopping = True
-        self.ready.clear()
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-            self._runner = None
-        await self._terminate()
+        await self._child.stop()
         self.pid_path.unlink(missing_ok=True)
 
     def health(self) -> str:
         """``ok`` while coturn runs, else why not (for /healthz and ``mitalk doctor``)."""
         if self.ready.is_set() and self.pid is not None:
             return "ok"
-        if self._stopping or self.last_failure is None:
+        failure = self._child.last_failure
+        if self._stopping or failure is None:
             return "unreachable: coturn is not running"
-        return f"unreachable: coturn is not running (restarting; {self.last_failure})"
-
-    def _command(self) -> list[str]:
-        command = [self.settings.turn_binary, "-c", str(self.config_path)]
-        setpriv = shutil.which("setpriv")
-        # Parent death signal: coturn must not outlive the service that holds its secret.
-        return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
-
-    async def _spawn(self) -> None:
-        if self.log_path.exists() and self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
-            self.log_path.replace(self.log_path.with_suffix(".log.1"))
-        with open(self.log_path, "ab") as log_file:  # noqa: ASYNC230 - a local file, quick
-            self._process = await asyncio.create_subprocess_exec(
-                *self._command(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self.folder,
-            )
-        self.starts += 1
+        return f"unreachable: coturn is not running (restarting; {failure})"
 
     async def _accepts(self) -> bool:
         host, port = self.probe_address
@@ -342,27 +320,14 @@ class TurnSupervisor:
             await writer.wait_closed()
         return True
 
-    async def _wait_until_accepting(self) -> None:
-        process = self._process
-        assert process is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise TurnStartError(
-                    f"coturn exited with {process.returncode} during start-up"
-                    f"{self._port_taken(process.pid)}; see {self.log_path}"
-                )
-            # Accepting is not enough: the listener must be this coturn's own (a server that
-            # took the port meanwhile would answer in its place).
-            if await self._accepts() and process_owns_port(
-                process.pid, "tcp", self.settings.turn_port
-            ):
-                return
-            await asyncio.sleep(0.05)
-        host, port = self.probe_address
-        raise TurnStartError(
-            f"coturn did not accept on {host}:{port} within {self.ready_timeout:g} s"
-            f"{self._port_taken(process.pid)}"
+    async def _own_listener_accepts(self) -> bool:
+        # Accepting is not enough: the listener must be this coturn's own (a server that took
+        # the port meanwhile would answer in its place).
+        pid = self._child.pid
+        return (
+            pid is not None
+            and await self._accepts()
+            and process_owns_port(pid, "tcp", self.settings.turn_port)
         )
 
     def _port_taken(self, own_pid: int) -> str:
@@ -372,38 +337,6 @@ class TurnSupervisor:
         if holder is None or holder.pid == own_pid:
             return ""
         return f" (TCP port {self.settings.turn_port} {in_use_by(holder)})"
-
-    async def _watch(self) -> None:
-        backoff = self.min_backoff
-        failed_start = False  # the last restart failed (and we stopped that coturn ourselves)
-        while not self._stopping:
-            process = self._process
-            assert process is not None
-            started = time.monotonic()
-            returncode = await process.wait()
-            self.ready.clear()
-            if self._stopping:
-                return
-            if time.monotonic() - started > 60:
-                backoff = self.min_backoff
-            if not failed_start:
-                self.last_failure = f"it exited with {returncode}"
-                log.error("coturn exited with %s; restarting in %.1fs", returncode, backoff)
-            failed_start = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.max_backoff)
-            try:
-                await self._spawn()
-                await self._wait_until_accepting()
-            except (TurnStartError, OSError) as exc:
-                self.last_failure = f"it failed to start: {exc}"
-                log.error("coturn failed to start: %s", exc)
-                await self._terminate()
-                failed_start = True
-                continue
-            self.last_failure = None
-            self.ready.set()
-            log.info("coturn ready again (pid %s)", self.pid)
 
     def _kill_leftover(self) -> None:
         """Kill a coturn left by a previous service run on the same folder (SIGKILLed service)."""
@@ -420,19 +353,6 @@ class TurnSupervisor:
         deadline = time.monotonic() + 5
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-
-    async def _terminate(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), self.stop_timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 def media_address(interface: str) -> str:

@@ -70,6 +70,9 @@ main(async (run) => {
   await n.tap('onboarding-next', 'save the headline');
 
   await n.see(n.page.locator('[data-testid="onboarding"][data-step="topics"]'), 'the topics step');
+  // A reload in the middle comes back to the same step, not past the optional ones.
+  await n.page.reload();
+  await n.see(n.page.locator('[data-testid="onboarding"][data-step="topics"]'), 'the topics step again after a reload');
   const fintech = n.page.locator('[data-testid="topic-choice"]', { hasText: 'Fintech' });
   await (await n.see(fintech, 'Fintech among the topics people talk about')).click();
   await n.until('Fintech to be chosen', async () => (await fintech.getAttribute('aria-pressed')) === 'true');

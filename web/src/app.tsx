@@ -14,7 +14,7 @@ import { ProfileScreen } from "./profile/Profile";
 import { RoomScreen } from "./room/Room";
 import { navigate, route, routeHash, type Route } from "./router";
 import { OnboardingScreen } from "./onboarding/Onboarding";
-import { account, onboarding, signOut } from "./session";
+import { account, onboarding, savedOnboardingStep, signOut } from "./session";
 import { SessionsCard } from "./settings/Sessions";
 import { SignInScreen } from "./signin/SignIn";
 import { useObservable } from "./store/hooks";
@@ -103,10 +103,12 @@ export function App() {
   const main = useRef<HTMLElement>(null);
   // A member without a name (the first minutes after being let in) is onboarded first; the
   // steps after the name stay on screen until the last one, though the name is then saved.
+  // A reload in the middle of onboarding comes back to its step.
   const needsName = me != null && me.status === "active" && !me.profile.name.trim();
+  const resumes = me != null && me.status === "active" && savedOnboardingStep(me.id) !== null;
   useEffect(() => {
-    if (needsName) onboarding.set(true);
-  }, [needsName]);
+    if (needsName || resumes) onboarding.set(true);
+  }, [needsName, resumes]);
 
   // Move focus to the new screen's heading, so screen readers announce it.
   useEffect(() => {

@@ -18,6 +18,29 @@ export const noticeVersion = new Observable<number>(0);
 export const networkVersion = new Observable<number>(0);
 /** True from the moment a member without a name is let in until they finish onboarding. */
 export const onboarding = new Observable<boolean>(false);
+
+const ONBOARDING_KEY = "mitalk.onboarding";
+
+/** The onboarding step this account was at when the page was left (null: none unfinished),
+ *  so a reload mid-onboarding comes back to it instead of skipping the optional steps. */
+export function savedOnboardingStep(accountId: string): string | null {
+  try {
+    const saved = JSON.parse(localStorage.getItem(ONBOARDING_KEY) ?? "null") as { id?: unknown; step?: unknown } | null;
+    return saved && saved.id === accountId && typeof saved.step === "string" ? saved.step : null;
+  } catch {
+    return null; // storage off (private browsing) or a value from elsewhere: start as usual
+  }
+}
+
+/** Remember the step an account is at in onboarding (null: done). */
+export function saveOnboardingStep(accountId: string, step: string | null): void {
+  try {
+    if (step === null) localStorage.removeItem(ONBOARDING_KEY);
+    else localStorage.setItem(ONBOARDING_KEY, JSON.stringify({ id: accountId, step }));
+  } catch {
+    // Storage off: a reload then skips the optional steps, as before.
+  }
+}
 /** True while the per-account socket is connected. */
 export const accountLive = new Observable<boolean>(false);
 

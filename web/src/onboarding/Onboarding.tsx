@@ -3,7 +3,7 @@ import { api, call, type Account, type Schemas } from "../api/client";
 import { t } from "../i18n";
 import { PersonRow } from "../network/PersonRow";
 import { addSkills, AvatarEditor } from "../profile/Profile";
-import { onboarding, refreshAccount } from "../session";
+import { onboarding, refreshAccount, savedOnboardingStep, saveOnboardingStep } from "../session";
 import { ErrorText } from "../ui/ErrorText";
 import { LanguageSelect } from "../ui/LanguageSelect";
 import { useAction } from "../ui/useAction";
@@ -13,6 +13,13 @@ type Step = (typeof STEPS)[number];
 const MAX_TOPICS = 10;
 
 type Suggestion = Schemas["SuggestedPerson"];
+
+/** Where onboarding starts: the name while there is none, else the step the page was left at. */
+function firstStep(account: Account): Step {
+  if (!account.profile.name.trim()) return "name";
+  const saved = savedOnboardingStep(account.id);
+  return STEPS.find((step) => step === saved && step !== "name") ?? "photo";
+}
 
 function save(body: Schemas["ProfileUpdate"]) {
   return call(api.PATCH("/api/v1/me/profile", { body }));
@@ -63,7 +70,7 @@ function StepFrame(props: {
  */
 export function OnboardingScreen(props: { account: Account }) {
   const profile = props.account.profile;
-  const [step, setStep] = useState<Step>(profile.name.trim() ? "photo" : "name");
+  const [step, setStep] = useState<Step>(() => firstStep(props.account));
   const [name, setName] = useState(profile.name);
   const [headline, setHeadline] = useState(profile.headline);
   const [topics, setTopics] = useState<string[]>(profile.topics ?? []);
@@ -97,9 +104,11 @@ export function OnboardingScreen(props: { account: Account }) {
 
   useEffect(() => {
     document.querySelector<HTMLElement>(".onboarding h1")?.focus();
+    saveOnboardingStep(props.account.id, step);
   }, [step]);
 
   const finish = () => {
+    saveOnboardingStep(props.account.id, null);
     onboarding.set(false);
     void refreshAccount();
   };

@@ -4,10 +4,14 @@ people you met listed once with every room's name."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 from httpx import AsyncClient
+from PIL import Image
 
 from mitalk.core.database import Database
-from network.kit import together_in_room
+from network.kit import together_in_room, upload_avatar
 from rooms.kit import call, fails, make_members, ok
 
 
@@ -84,9 +88,36 @@ async def test_a_card_downloads_as_a_vcard(client: AsyncClient, db: Database) ->
     assert f"TEL;TYPE=CELL:{host.phone}\r\n" in unfolded
     assert "URL:https://ada.example/\r\n" in unfolded  # as the profile stores it
 
+    assert "PHOTO" not in unfolded  # no avatar yet
+
     await ok(client, host, "PUT", "/me/card", {"email": "", "share_phone": False})
     again = (await call(client, guest, "GET", f"/cards/{card['id']}/vcard")).text
     assert "TEL" not in again and "EMAIL" not in again and "URL" not in again
+
+
+async def test_the_vcard_carries_the_owners_photo_as_a_jpeg(
+    client: AsyncClient, db: Database
+) -> None:
+    host, guest = await make_members(db, 2, "P")
+    await ok(client, host, "PATCH", "/me/profile", {"name": "Grace Hopper"})
+    # A transparent PNG: the photo is laid over white (JPEG has no transparency).
+    transparent = io.BytesIO()
+    Image.new("RGBA", (300, 300), (200, 30, 30, 0)).save(transparent, "PNG")
+    picture = transparent.getvalue()
+    assert (await upload_avatar(client, host, picture, "me.png", "image/png")).status_code == 200
+    rid = await together_in_room(client, host, guest)
+    card = await ok(client, host, "POST", "/cards", {"user_id": guest.id, "room_id": rid})
+
+    text = (await call(client, guest, "GET", f"/cards/{card['id']}/vcard")).text
+    lines = text.split("\r\n")
+    assert all(len(line.encode()) <= 75 for line in lines)  # the photo is folded too
+    unfolded = text.replace("\r\n ", "")
+    [photo_line] = [line for line in unfolded.split("\r\n") if line.startswith("PHOTO")]
+    prefix, _, encoded = photo_line.partition(":")
+    assert prefix == "PHOTO;ENCODING=b;TYPE=JPEG"
+    with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as photo:
+        assert photo.format == "JPEG" and photo.size == (256, 256)
+        assert min(photo.convert("RGB").getpixel((128, 128))) > 245  # white, not black
 
 
 async def test_the_card_notice_names_the_card_and_a_declined_card_is_gone(

@@ -75,6 +75,18 @@ def normalize_avatar(data: bytes) -> tuple[bytes, str]:
     return encoded, hashlib.sha256(encoded).hexdigest()[:16]
 
 
+def vcard_photo(webp: bytes) -> bytes:
+    """A stored avatar (our own 256x256 WebP) as the JPEG a vCard carries: phones' contacts
+    apps read JPEG everywhere, WebP not. Transparency is laid over white."""
+    with Image.open(io.BytesIO(webp), formats=["WEBP"]) as image:
+        image.load()
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
+    out = io.BytesIO()
+    flat.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 T = TypeVar("T")
 
 

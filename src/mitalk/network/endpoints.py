@@ -3,6 +3,7 @@ and contacts."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -481,10 +482,17 @@ async def get_card(card_id: str, member: CurrentMember, session: DbSession) -> C
     },
 )
 async def get_card_vcard(card_id: str, member: CurrentMember, session: DbSession) -> Response:
-    """The card as a vCard file, for a phone's contacts."""
+    """The card as a vCard file, for a phone's contacts (with the owner's photo, as a JPEG)."""
     card = await service.card_detail(session, member, card_id)
+    avatar = await service.card_owner_avatar(session, card_id)
+    photo = None
+    if avatar is not None:
+        # On the avatar threads, within their limits; when they are full the card comes
+        # without the photo rather than not at all.
+        with contextlib.suppress(errors.AvatarsBusy):
+            photo = await avatars.DECODER.run(avatars.vcard_photo, avatar)
     return Response(
-        service.vcard(card.contact),
+        service.vcard(card.contact, photo),
         media_type="text/vcard; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="mitalk-card-{card.id}.vcf"',

@@ -3,6 +3,7 @@ after rooms, and letting waitlisted contacts in."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -569,8 +570,9 @@ def _fold(line: str) -> str:
     return "\r\n ".join(out)
 
 
-def vcard(contact: CardContact) -> str:
-    """The card as a vCard 3.0 (text/vcard), what phones' contacts apps import."""
+def vcard(contact: CardContact, photo_jpeg: bytes | None = None) -> str:
+    """The card as a vCard 3.0 (text/vcard), what phones' contacts apps import, with the
+    owner's photo (a JPEG) when they have one."""
     name = contact.name or "Mi Talk"
     lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_vcard_text(name)}", f"N:;{_vcard_text(name)};;;"]
     if contact.company:
@@ -584,6 +586,8 @@ def vcard(contact: CardContact) -> str:
     if contact.phone:
         lines.append(f"TEL;TYPE=CELL:{contact.phone}")
     lines += [f"URL:{_vcard_text(link)}" for link in contact.links]
+    if photo_jpeg:
+        lines.append(f"PHOTO;ENCODING=b;TYPE=JPEG:{base64.b64encode(photo_jpeg).decode()}")
     lines.append("END:VCARD")
     return "".join(_fold(line) + "\r\n" for line in lines)
 
@@ -793,6 +797,14 @@ async def set_avatar(
 async def remove_avatar(session: AsyncSession, user: User) -> None:
     """Remove a person's avatar."""
     await repo.delete_avatar(session, user.id)
+
+
+async def card_owner_avatar(session: AsyncSession, card_id: str) -> bytes | None:
+    """The stored avatar (WebP) of a card's owner, if any; read only after ``card_detail``
+    allowed the reader to see the card."""
+    card = await repo.card_for_reading(session, card_id)
+    avatar = await repo.avatar_of(session, card.sender_id) if card is not None else None
+    return avatar.data if avatar is not None else None
 
 
 async def avatar_bytes(session: AsyncSession, user_id: str, content_hash: str) -> bytes:

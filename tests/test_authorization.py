@@ -188,6 +188,15 @@ CASES = [
     Case("POST", "/api/v1/passes/claim", expect(401, 200, 409, 409)),
     Case("GET", "/api/v1/notifications", expect(401, 200, 200, 200)),
     Case("POST", "/api/v1/notifications/read", expect(401, 204, 204, 204), {"up_to": 1000}),
+    # Last: staff's suspension of `other` takes them out of the room the cases above use.
+    Case("GET", "/api/v1/admin/users/{other_member}/suspend", expect(401, 403, 403, 200)),
+    Case(
+        "POST",
+        "/api/v1/admin/users/{other_member}/suspend",
+        expect(401, 403, 403, 200),
+        {"reason": "Spam in rooms"},
+    ),
+    Case("DELETE", "/api/v1/admin/users/{other_member}/suspend", expect(401, 403, 403, 200)),
 ]
 # Operator endpoints take the operator token, not a user's: every user role is refused alike.
 OPERATOR_ONLY = {("GET", "/api/v1/admin/waitlist/stats")}

@@ -49,7 +49,7 @@ from mitalk.realtime.endpoints import router as realtime_router
 from mitalk.realtime.sockets import SocketRegistry
 from mitalk.rooms.endpoints import hallway_router
 from mitalk.rooms.endpoints import router as rooms_router
-from mitalk.rooms.followers import follow_network
+from mitalk.rooms.followers import follow_accounts, follow_network
 from mitalk.rooms.schedule import run_worker as run_schedule_worker
 from mitalk.rooms.share import router_for as room_share_router
 from mitalk.rooms.ws import router as room_socket_router
@@ -111,6 +111,7 @@ def create_app(
         )
         app.state.sockets.start()
         follow_network(app.state.bus, app.state.db)
+        follow_accounts(app.state.bus, app.state.db)
         await app.state.bus.start()
         app.state.claim_desk = make_claim_desk(
             app.state.db, settings, redis, clock, app.state.bus

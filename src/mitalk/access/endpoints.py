@@ -17,6 +17,8 @@ from mitalk.access.schemas import (
     InviteListOut,
     InviteOut,
     InviteRequest,
+    SuspendRequest,
+    SuspensionOut,
     WaitlistMeOut,
     WaitlistStatsOut,
 )
@@ -223,3 +225,59 @@ async def waitlist_stats(
     if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
         raise OperatorOnly()
     return await service.waitlist_stats(session, now)
+
+
+SUSPENSION_ERRORS = error_responses(
+    NotAuthenticated, NotActive, CsrfFailed, errors.StaffOnly, errors.MemberNotFound
+)
+
+
+@router.get(
+    "/admin/users/{user_id}/suspend",
+    response_model=SuspensionOut,
+    tags=["operations"],
+    responses=SUSPENSION_ERRORS,
+)
+async def get_suspension(
+    user_id: str, member: CurrentMember, session: DbSession, now: Now
+) -> SuspensionOut:
+    """Staff: whether an account is suspended, until when, why and by whom."""
+    return await service.suspension_of(session, member, user_id, now)
+
+
+@router.post(
+    "/admin/users/{user_id}/suspend",
+    response_model=SuspensionOut,
+    tags=["operations"],
+    responses=error_responses(
+        NotAuthenticated, NotActive, CsrfFailed, errors.StaffOnly, errors.MemberNotFound,
+        errors.CannotSuspendStaff, errors.InvalidUntil,
+    ),
+)
+async def suspend_user(
+    user_id: str,
+    body: SuspendRequest,
+    member: CurrentMember,
+    session: DbSession,
+    bus: Bus,
+    now: Now,
+) -> SuspensionOut:
+    """Staff: suspend an account until ``until`` (none: until lifted). Every session of it ends
+    at once (its sockets close), sign-in is refused with 403 ``account_suspended``, and it is
+    taken out of every room it is in (its audio stops; a room it ran passes on or ends)."""
+    return await service.suspend_account(
+        session, bus, member, user_id, body.until, body.reason, now
+    )
+
+
+@router.delete(
+    "/admin/users/{user_id}/suspend",
+    response_model=SuspensionOut,
+    tags=["operations"],
+    responses=SUSPENSION_ERRORS,
+)
+async def lift_suspension(
+    user_id: str, member: CurrentMember, session: DbSession, now: Now
+) -> SuspensionOut:
+    """Staff: end a suspension now; the person can sign in again."""
+    return await service.lift_suspension(session, member, user_id, now)

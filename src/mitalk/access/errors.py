@@ -67,3 +67,22 @@ class LettingInClosed(Conflict):
 
 class WindowAlreadyOpen(Conflict):
     code, message = "window_already_open", "Another claim window is open or scheduled."
+
+
+class StaffOnly(AppError):
+    status, code = 403, "staff_only"
+    message = "Only staff may do this."
+
+
+class MemberNotFound(AppError):
+    status, code, message = 404, "user_not_found", "There is no such account."
+
+
+class CannotSuspendStaff(Conflict):
+    code = "cannot_suspend_staff"
+    message = "Staff cannot be suspended: take the number off the staff list first."
+
+
+class InvalidUntil(AppError):
+    status, code = 422, "invalid_until"
+    message = "A suspension must end in the future (or leave out `until`: until lifted)."

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from mitalk.core.text import one_line
 
 
 class InviteRequest(BaseModel):
@@ -92,3 +94,34 @@ class WaitlistStatsOut(BaseModel):
     claims_per_second_last_10s: float
     drops: list[DropStats]
     windows: list[WindowStats]
+
+
+class SuspendRequest(BaseModel):
+    """Suspend an account (staff): until when (none: until lifted), and why (staff's note)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: dt.datetime | None = Field(
+        default=None, description="When the suspension ends (with a time zone); none: until lifted."
+    )
+    reason: Annotated[str, AfterValidator(one_line)] = Field(
+        min_length=1, max_length=200, description="Why, for staff; never shown to other people."
+    )
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-12-01T12:00:00Z")
+        return value
+
+
+class SuspensionOut(BaseModel):
+    """An account's suspension as staff see it (``suspended`` false: none holds now)."""
+
+    user_id: str
+    suspended: bool
+    since: dt.datetime | None
+    until: dt.datetime | None
+    reason: str | None
+    by: str | None

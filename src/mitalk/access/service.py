@@ -16,19 +16,24 @@ from mitalk.access import repository as repo
 from mitalk.access.errors import (
     AlreadyInvited,
     AlreadyMember,
+    CannotSuspendStaff,
     DropAlreadyRan,
     DropInterrupted,
+    InvalidUntil,
     InviteNotPending,
     LettingInClosed,
+    MemberNotFound,
     NoInvitesLeft,
     NotEligible,
     SoldOut,
+    StaffOnly,
     WindowAlreadyOpen,
     WindowClosed,
 )
 from mitalk.access.models import Invite, PassWindow
-from mitalk.access.schemas import DropStats, WaitlistStatsOut, WindowStats
+from mitalk.access.schemas import DropStats, SuspensionOut, WaitlistStatsOut, WindowStats
 from mitalk.accounts import repository as accounts_repo
+from mitalk.accounts import service as accounts
 from mitalk.accounts.models import User
 from mitalk.accounts.phones import country_of
 from mitalk.accounts.service import Admission, Claimant, text_charges
@@ -625,3 +630,65 @@ async def waitlist_stats(
         joined=joined, admitted=admitted, waiting=joined - admitted,
         claims_per_second_last_10s=recent / 10, drops=drops, windows=windows,
     )
+
+
+# --- suspension (staff) ----------------------------------------------------------------------
+
+
+async def _staff_and_target(session: AsyncSession, staff: User, user_id: str) -> User:
+    if not await is_staff(session, staff):
+        raise StaffOnly()
+    target = await accounts_repo.user_by_id(session, user_id)
+    if target is None:
+        raise MemberNotFound()
+    return target
+
+
+def suspension_out(user: User, now: dt.datetime) -> SuspensionOut:
+    """An account's suspension as staff see it."""
+    held = accounts.is_suspended(user, now)
+    return SuspensionOut(
+        user_id=user.id,
+        suspended=held,
+        since=user.suspended_at if held else None,
+        until=user.suspended_until if held else None,
+        reason=user.suspended_reason if held else None,
+        by=user.suspended_by if held else None,
+    )
+
+
+async def suspension_of(
+    session: AsyncSession, staff: User, user_id: str, now: dt.datetime
+) -> SuspensionOut:
+    """Staff: whether an account is suspended, until when, why and by whom."""
+    return suspension_out(await _staff_and_target(session, staff, user_id), now)
+
+
+async def suspend_account(
+    session: AsyncSession,
+    bus: EventBus,
+    staff: User,
+    user_id: str,
+    until: dt.datetime | None,
+    reason: str,
+    now: dt.datetime,
+) -> SuspensionOut:
+    """Staff: suspend an account (``accounts.service.suspend``); staff cannot be suspended, so
+    nobody locks the company's own people out (take a number off the staff list first)."""
+    target = await _staff_and_target(session, staff, user_id)
+    if await is_staff(session, target):
+        raise CannotSuspendStaff()
+    if until is not None and until <= now:
+        raise InvalidUntil()
+    await accounts.suspend(session, bus, target, staff.id, until, reason, now)
+    return suspension_out(target, now)
+
+
+async def lift_suspension(
+    session: AsyncSession, staff: User, user_id: str, now: dt.datetime
+) -> SuspensionOut:
+    """Staff: end a suspension now (nothing happens if there is none)."""
+    target = await _staff_and_target(session, staff, user_id)
+    accounts.lift_suspension(target)
+    await session.flush()
+    return suspension_out(target, now)

@@ -35,3 +35,9 @@ class TooManyAttempts(AppError):
 class SessionNotFound(AppError):
     status, code = 404, "session_not_found"
     message = "You have no such session: it was signed out already, or it is not yours."
+
+
+class AccountSuspended(AppError):
+    status, code = 403, "account_suspended"
+    message = "This account is suspended. If you think this is a mistake, write to the service."
+    commit_changes = True  # the code it was checked with stays used

@@ -1,4 +1,5 @@
-"""The event about an account that its owner's account socket follows."""
+"""The events about an account: a change its owner's account socket follows, and a suspension
+that rooms follow to take the person out of every room."""
 
 from __future__ import annotations
 
@@ -13,4 +14,12 @@ class AccountChanged(PersonalEvent):
     type: Literal["account.changed"] = "account.changed"
 
 
-register_events(AccountChanged)
+class AccountSuspended(PersonalEvent):
+    """Staff suspended the channel's owner (rooms follow it: ``rooms/followers.py``)."""
+
+    type: Literal["account.suspended"] = "account.suspended"
+    user_id: str
+    by: str
+
+
+register_events(AccountChanged, AccountSuspended)

@@ -29,6 +29,12 @@ class User(Base):
     # The language notices and text messages are written in (core.messages.LANGUAGES): chosen
     # in the app, else the browser's Accept-Language at sign-in; None: English.
     language: Mapped[str | None] = mapped_column(String(8), default=None)
+    # A suspension by staff (None: none): no sign-in, no session, no room until it ends
+    # (``suspended_until``; None: until lifted). The reason is staff's, never shown to others.
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspended_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspended_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    suspended_by: Mapped[str | None] = mapped_column(String(24), default=None)
 
 
 class LoginCode(Base):

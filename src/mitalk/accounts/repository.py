@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts.models import AuthSession, LoginCode, User
@@ -124,6 +124,15 @@ async def add_auth_session(
     return row
 
 
+def not_suspended(now: dt.datetime) -> ColumnElement[bool]:
+    """Accounts no suspension holds at ``now`` (suspending ends every session too: this closes
+    the race with a sign-in finishing at the same moment)."""
+    return or_(
+        User.suspended_at.is_(None),
+        and_(User.suspended_until.is_not(None), User.suspended_until <= now),
+    )
+
+
 async def session_by_token_hash(
     session: AsyncSession, token_hash: str, now: dt.datetime
 ) -> tuple[User, AuthSession] | None:
@@ -132,7 +141,11 @@ async def session_by_token_hash(
         await session.execute(
             select(User, AuthSession)
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
+            .where(
+                AuthSession.token_hash == token_hash,
+                AuthSession.expires_at > now,
+                not_suspended(now),
+            )
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
@@ -198,7 +211,11 @@ async def account_by_token_hash(
         await session.execute(
             select(User.id, User.status, User.created_at)
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
+            .where(
+                AuthSession.token_hash == token_hash,
+                AuthSession.expires_at > now,
+                not_suspended(now),
+            )
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1], row[2])
@@ -211,7 +228,9 @@ def account_by_token_hash_inline(
     row = db.inline_read(
         "SELECT users.id, users.status, users.created_at FROM users "
         "JOIN sessions ON sessions.user_id = users.id "
-        "WHERE sessions.token_hash = :token_hash AND sessions.expires_at > :now",
+        "WHERE sessions.token_hash = :token_hash AND sessions.expires_at > :now "
+        "AND (users.suspended_at IS NULL "
+        "OR (users.suspended_until IS NOT NULL AND users.suspended_until <= :now))",
         {
             "token_hash": token_hash,
             "now": now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" "),

@@ -15,7 +15,8 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts import repository as repo
-from mitalk.accounts.errors import InvalidCode, TooManyAttempts
+from mitalk.accounts.errors import AccountSuspended, InvalidCode, TooManyAttempts
+from mitalk.accounts.events import AccountSuspended as SuspendedEvent
 from mitalk.accounts.models import USER_AGENT_LENGTH, AuthSession, User
 from mitalk.accounts.phones import country_of
 from mitalk.accounts.sms import SmsSender
@@ -26,6 +27,7 @@ from mitalk.core.ratelimit import Charge, RateLimiter, network_of
 from mitalk.core.security import codes_match, hash_code, hash_token, new_code, new_token
 from mitalk.core.settings import Settings
 from mitalk.realtime.bus import EventBus, publish_after_commit
+from mitalk.realtime.events import user_channel
 from mitalk.realtime.sockets import LiveSessions, sessions_ended
 
 
@@ -172,6 +174,9 @@ async def verify_code(
         raise InvalidCode(f"That code is wrong. {left} {'try' if left == 1 else 'tries'} left.")
     await repo.delete_codes_of(session, phone)
     user = await repo.user_by_phone(session, phone)
+    if user is not None and is_suspended(user, now):
+        # Told only to whoever holds the number's code: nobody else learns of it.
+        raise AccountSuspended(suspension_message(user))
     if user is None:
         user = await repo.add_user(session, phone, status="waitlisted")
         await admission.place(session, settings, user, now)
@@ -307,3 +312,55 @@ async def session_is_live(db: Database, session_id: str, now: dt.datetime) -> bo
     """Whether a session still exists (a socket's check right after it registered)."""
     async with db.read_sessions() as session:
         return await repo.session_is_live(session, session_id, now)
+
+
+# --- suspension ------------------------------------------------------------------------------
+
+SUSPENSION_REASON_LENGTH = 200
+
+
+def is_suspended(user: User, now: dt.datetime) -> bool:
+    """Whether staff's suspension of this account holds at ``now``."""
+    return user.suspended_at is not None and (
+        user.suspended_until is None or user.suspended_until > now
+    )
+
+
+def suspension_message(user: User) -> str:
+    """What the suspended person is told when they sign in (the reason is staff's own)."""
+    if user.suspended_until is None:
+        return "This account is suspended. If you think this is a mistake, write to the service."
+    until = user.suspended_until.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"This account is suspended until {until}. "
+        "If you think this is a mistake, write to the service."
+    )
+
+
+async def suspend(
+    session: AsyncSession,
+    bus: EventBus,
+    user: User,
+    by: str,
+    until: dt.datetime | None,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    """Suspend an account: every session ends (its sockets close on every node), sign-in is
+    refused until ``until`` (None: until lifted), and once this commits rooms take the person
+    out of every room they are in (``account.suspended``; their audio stops)."""
+    user.suspended_at, user.suspended_until = now, until
+    user.suspended_reason, user.suspended_by = reason[:SUSPENSION_REASON_LENGTH], by
+    await session.flush()
+    await end_sessions(session, bus, user.id)
+    publish_after_commit(
+        session, bus, SuspendedEvent(channel=user_channel(user.id), at=now, user_id=user.id, by=by)
+    )
+
+
+def lift_suspension(user: User) -> bool:
+    """End a suspension early; False if there was none."""
+    if user.suspended_at is None:
+        return False
+    user.suspended_at = user.suspended_until = user.suspended_reason = user.suspended_by = None
+    return True

@@ -197,6 +197,22 @@ async def empty_room(session: AsyncSession, room_id: str) -> None:
     )
 
 
+async def live_rooms_present_in(session: AsyncSession, user_id: str) -> list[str]:
+    """Ids of the live rooms ``user_id`` is in now."""
+    return list(
+        await session.scalars(
+            select(Room.id)
+            .join(RoomParticipant, RoomParticipant.room_id == Room.id)
+            .where(
+                Room.status == "live",
+                RoomParticipant.user_id == user_id,
+                RoomParticipant.presence == IN_ROOM,
+            )
+            .order_by(Room.id)
+        )
+    )
+
+
 async def live_rooms_with(session: AsyncSession, host_id: str, user_id: str) -> list[str]:
     """Ids of the live rooms ``host_id`` hosts that ``user_id`` is in now."""
     return list(

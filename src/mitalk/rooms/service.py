@@ -690,6 +690,27 @@ async def part_after_block(
     await repo.drop_invites_and_rsvps(session, blocked_id, blocker.id)
 
 
+async def part_after_suspension(
+    session: AsyncSession, bus: EventBus, user_id: str, by: str, now: dt.datetime
+) -> int:
+    """A suspended person is taken out of every live room they are in, as if removed by its
+    moderator (``room.removed``: their socket closes and their audio stops); a room they ran
+    passes to its longest-standing speaker or ends. Returns how many rooms."""
+    rooms = await repo.live_rooms_present_in(session, user_id)
+    for room_id in rooms:
+        room = await _live_room(session, room_id)
+        row = await repo.participant(session, room.id, user_id)
+        if row is None or row.presence != IN_ROOM:
+            continue
+        was_moderator = row.role == "moderator"
+        await _put_out(session, bus, room, row, by, now)
+        await repo.add_moderation(session, room.id, by, "remove", user_id, now)
+        await session.flush()
+        if was_moderator and await repo.count_present_moderators(session, room.id) == 0:
+            await _hand_over_or_end(session, bus, room, now)
+    return len(rooms)
+
+
 PINGS_PER_HOUR = 30
 
 

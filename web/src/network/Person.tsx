@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, type PublicUser } from "../api/client";
 import { t } from "../i18n";
-import { networkVersion, noticeVersion } from "../session";
+import { account, networkVersion, noticeVersion } from "../session";
 import { useObservable } from "../store/hooks";
 import { Avatar } from "../ui/Avatar";
 import { asError, ErrorText } from "../ui/ErrorText";
 import { useAction } from "../ui/useAction";
 import { industryLabel, openToLabel } from "./labels";
+import { StaffSuspension } from "./Suspension";
 
 type Err = ReturnType<typeof asError>;
 
@@ -42,6 +43,7 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
   // The other side acts too: an accepted request (or card) arrives as a notice; read again, so
   // "Request sent" turns into "Connected" without a reload.
   // A follow or unfollow of you arrives as `network.changed`: your follower count follows it.
+  const me = useObservable(account);
   const version = useObservable(noticeVersion) + useObservable(networkVersion);
   const firstVersion = useRef(version);
   useEffect(() => {
@@ -91,6 +93,7 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
 
   const p = user.profile;
   const name = p.name || t("common.unnamed");
+  const hasFacts = Boolean(p.industry || p.location || p.bio) || p.skills.length + p.open_to.length + p.links.length > 0;
   const work = [p.role, p.company].filter(Boolean).join(" · ");
   const connectionId = user.connection_id ?? null;
   const connectionPath = connectionId ? { params: { path: { connection_id: connectionId } } } : null;
@@ -206,7 +209,8 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
               ? t("person.state_pending_incoming", { name })
               : ""}
       </p>
-      <dl class="card person-facts">
+      {/* No empty card for someone who filled in none of these. */}
+      {hasFacts && <dl class="card person-facts">
         {p.industry && (
           <>
             <dt>{t("profile.industry")}</dt>
@@ -261,7 +265,7 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
             </dd>
           </>
         )}
-      </dl>
+      </dl>}
       {confirmBlock ? (
         <div class="card confirm-block" role="alertdialog" aria-labelledby="block-question" onKeyDown={(e) => {
           if (e.key === "Escape") {
@@ -304,6 +308,7 @@ export function PersonView(props: { userId: string; inSheet?: boolean }) {
           {t("person.block_name", { name })}
         </button>
       )}
+      {me?.is_staff && me.id !== props.userId && <StaffSuspension userId={props.userId} name={name} />}
     </div>
   );
 }

@@ -32,6 +32,11 @@ async def sign_in_answer(client: AsyncClient, outbox: Path, phone: str) -> tuple
     return verified.status_code, verified.json()
 
 
+async def found(client: AsyncClient, who: Person, q: str) -> list[str]:
+    """The ids of the people a search for ``q`` finds."""
+    return [p["id"] for p in (await ok(client, who, "GET", f"/search/people?q={q}"))["people"]]
+
+
 async def test_a_suspended_member_is_signed_out_refused_and_taken_out_of_rooms(
     client: AsyncClient, outbox: Path, db: Database, settings: Settings
 ) -> None:
@@ -76,6 +81,8 @@ async def test_a_suspension_with_an_end_ends_by_itself(
 ) -> None:
     staff = await staff_member(client, outbox, db, settings)
     [person] = await make_members(db, 1, "T")
+    await ok(client, person, "PATCH", "/me/profile", {"name": "Tabea Tester"})
+    assert await found(client, staff, "Tabea") == [person.id]
     until = utcnow() + dt.timedelta(hours=2)
     await ok(
         client, staff, "POST", suspend_path(person),
@@ -84,10 +91,12 @@ async def test_a_suspension_with_an_end_ends_by_itself(
     status, body = await sign_in_answer(client, outbox, person.phone)
     assert (status, body["error"]["code"]) == (403, "account_suspended")
     assert until.strftime("%Y-%m-%d %H:%M UTC") in body["error"]["message"]
+    assert await found(client, staff, "Tabea") == []  # not in search while suspended
     clock.advance(2 * 3600 + 1)
     status, body = await sign_in_answer(client, outbox, person.phone)
     assert status == 200, body
     assert (await ok(client, staff, "GET", suspend_path(person)))["suspended"] is False
+    assert await found(client, staff, "Tabea") == [person.id]
 
 
 async def test_a_session_made_as_the_suspension_commits_does_not_work(

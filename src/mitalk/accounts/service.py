@@ -177,6 +177,8 @@ async def verify_code(
     if user is not None and is_suspended(user, now):
         # Told only to whoever holds the number's code: nobody else learns of it.
         raise AccountSuspended(suspension_message(user))
+    if user is not None and user.suspended_at is not None:
+        lift_suspension(user)  # it ended: back in search and suggestions from this sign-in
     if user is None:
         user = await repo.add_user(session, phone, status="waitlisted")
         await admission.place(session, settings, user, now)

@@ -513,6 +513,7 @@ async def members_in_contacts(
         .where(
             ContactHash.user_id == member_id,
             User.status == "active",
+            User.suspended_at.is_(None),
             User.id != member_id,
             User.id.not_in(blocked_between_subquery(member_id)),
         )

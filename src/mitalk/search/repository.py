@@ -106,7 +106,10 @@ async def search_people(
     filters: list[ColumnElement[bool]] = [
         Profile.user_id != viewer_id,
         ~blocked_either_way(viewer_id, Profile.user_id),
-        exists().where(User.id == Profile.user_id, User.status == "active"),
+        # Never a suspended member (nor one whose suspension ended until they sign in again).
+        exists().where(
+            User.id == Profile.user_id, User.status == "active", User.suspended_at.is_(None)
+        ),
     ]
     if "industry" in exact:
         filters.append(func.lower(Profile.industry) == func.lower(exact["industry"]))

@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from conftest import Clock
 from factories import Person, in_transaction, last_code, sign_in, staff_member
 from mitalk.accounts import repository as accounts_repo
+from mitalk.accounts import service as accounts
 from mitalk.core.database import Database, utcnow
 from mitalk.core.security import hash_token, new_token
 from mitalk.core.settings import Settings
@@ -26,7 +27,7 @@ async def sign_in_answer(client: AsyncClient, outbox: Path, phone: str) -> tuple
     sent = await client.post("/api/v1/auth/code", json={"phone": phone})
     assert sent.status_code == 202, sent.text
     verified = await client.post(
-        "/api/v1/auth/session",
+        "/api/v1/auth/verify",
         json={"phone": phone, "code": last_code(outbox, phone), "ticket": sent.json()["ticket"]},
     )
     return verified.status_code, verified.json()
@@ -51,11 +52,12 @@ async def test_a_suspended_member_is_signed_out_refused_and_taken_out_of_rooms(
     answer = await ok(client, staff, "POST", suspend_path(speaker), {"reason": "Spam in rooms"})
     assert answer["suspended"] is True and answer["until"] is None
     assert answer["reason"] == "Spam in rooms" and answer["by"] == staff.id
-    # Out of the room as if its moderator removed them (``room.removed``: the room socket
-    # closes and the media layer drops their audio, as for any removal).
+    # Out of the room as if they had left (``room.participant_left``: the media layer drops
+    # their seat and audio as for anyone who leaves); not a removal, so they may come back.
     page = await ok(client, listener, "GET", f"/rooms/{room['id']}/events?after={before}")
-    removed = [(e["user_id"], e["by"]) for e in page["events"] if e["type"] == "room.removed"]
-    assert removed == [(speaker.id, staff.id)]
+    assert [(e["type"], e["user_id"]) for e in page["events"]] == [
+        ("room.participant_left", speaker.id)
+    ]
     seen = await fetch(client, listener, room["id"])
     assert participant(seen, speaker) is None
     # Every session ended; the other people are untouched.
@@ -74,15 +76,19 @@ async def test_a_suspended_member_is_signed_out_refused_and_taken_out_of_rooms(
     assert lifted.status_code == 200 and lifted.json()["suspended"] is False
     status, body = await sign_in_answer(client, outbox, speaker.phone)
     assert status == 200 and body["account"]["id"] == speaker.id
+    # Back in the room they were taken out of, the room still running.
+    back = Person(speaker.phone, body["token"], body["account"])
+    await ok(client, back, "POST", f"/rooms/{room['id']}/join")
+    assert participant(await fetch(client, listener, room["id"]), speaker) is not None
 
 
 async def test_a_suspension_with_an_end_ends_by_itself(
     client: AsyncClient, outbox: Path, db: Database, settings: Settings, clock: Clock
 ) -> None:
     staff = await staff_member(client, outbox, db, settings)
-    [person] = await make_members(db, 1, "T")
+    person, other = await make_members(db, 2, "T")
     await ok(client, person, "PATCH", "/me/profile", {"name": "Tabea Tester"})
-    assert await found(client, staff, "Tabea") == [person.id]
+    assert await found(client, other, "Tabea") == [person.id]
     until = utcnow() + dt.timedelta(hours=2)
     await ok(
         client, staff, "POST", suspend_path(person),
@@ -91,12 +97,16 @@ async def test_a_suspension_with_an_end_ends_by_itself(
     status, body = await sign_in_answer(client, outbox, person.phone)
     assert (status, body["error"]["code"]) == (403, "account_suspended")
     assert until.strftime("%Y-%m-%d %H:%M UTC") in body["error"]["message"]
-    assert await found(client, staff, "Tabea") == []  # not in search while suspended
+    # The end as a field too, for clients to word it in the person's language.
+    assert dt.datetime.fromisoformat(body["error"]["until"]) == until
+    # Not in members' search while suspended; staff still find them (to lift it).
+    assert await found(client, other, "Tabea") == []
+    assert await found(client, staff, "Tabea") == [person.id]
     clock.advance(2 * 3600 + 1)
     status, body = await sign_in_answer(client, outbox, person.phone)
     assert status == 200, body
     assert (await ok(client, staff, "GET", suspend_path(person)))["suspended"] is False
-    assert await found(client, staff, "Tabea") == [person.id]
+    assert await found(client, other, "Tabea") == [person.id]
 
 
 async def test_a_session_made_as_the_suspension_commits_does_not_work(
@@ -110,12 +120,14 @@ async def test_a_session_made_as_the_suspension_commits_does_not_work(
     token = new_token()
 
     async def late_session(session):  # type: ignore[no-untyped-def]
-        await accounts_repo.add_auth_session(
+        return await accounts_repo.add_auth_session(
             session, person.id, hash_token(token), utcnow() + dt.timedelta(days=1)
         )
 
-    await in_transaction(db, late_session)
+    row = await in_transaction(db, late_session)
     late = Person(person.phone, token, person.account)
+    # The sockets' checks (right after opening, and the sweep) say it is not live either.
+    assert not await accounts.session_is_live(db, row.id, utcnow())
     await fails(client, late, "GET", "/me", 401, "not_authenticated")
     claim = await client.post("/api/v1/passes/claim", headers=late.headers)  # the fast route
     assert claim.status_code == 401, claim.text
@@ -136,22 +148,28 @@ async def test_only_staff_suspend_and_never_staff(
         client, staff, "POST", "/admin/users/nobody/suspend", 404, "user_not_found", body
     )
     past = (utcnow() - dt.timedelta(minutes=1)).isoformat()
-    await fails(
-        client, staff, "POST", suspend_path(target), 422, "invalid_until",
-        {"until": past, "reason": "Spam"},
-    )  # fmt: skip
+    far = (utcnow() + dt.timedelta(days=3651)).isoformat()
+    for until in (past, far):
+        await fails(
+            client, staff, "POST", suspend_path(target), 422, "invalid_until",
+            {"until": until, "reason": "Spam"},
+        )  # fmt: skip
     for bad in (
         {"reason": ""},
         {"reason": "x" * 201},
         {"reason": "line\nbreak"},
         {"reason": "Spam", "until": "2030-01-01T00:00:00"},  # no time zone
+        {"reason": "Spam", "until": "9999-12-31T23:59:00-01:00"},  # past the calendar in UTC
         {"reason": "Spam", "extra": 1},
     ):
         refused = await call(client, staff, "POST", suspend_path(target), bad)
         assert refused.status_code == 422, (bad, refused.text)
     # None of it touched the target.
     await ok(client, target, "GET", "/me")
-    assert (await ok(client, staff, "GET", suspend_path(target)))["suspended"] is False
+    shown = await ok(client, staff, "GET", suspend_path(target))
+    assert shown["suspended"] is False and shown["can_suspend"] is True
+    # The page of a staff member offers no suspension.
+    assert (await ok(client, staff, "GET", suspend_path(other_staff)))["can_suspend"] is False
 
 
 async def test_a_suspended_host_hands_the_room_on(

@@ -11,12 +11,13 @@ import { main } from './lib.mjs';
 const STAFF = '+4915190000061';
 const TARGET = '+4915190000062';
 const LANGUAGES = ['en', 'de', 'zh-Hans', 'zh-Hant'];
-// A phrase of the account_suspended message in each language (web/src/i18n/*.json).
+// The start of the account_suspended message with its end date, in each language
+// (errors.account_suspended_until in web/src/i18n/*.json).
 const SUSPENDED = {
-  en: 'This account is suspended',
-  de: 'Dieses Konto ist gesperrt',
-  'zh-Hans': '此账号已被停用',
-  'zh-Hant': '此帳號已被停用',
+  en: 'This account is suspended until ',
+  de: 'Dieses Konto ist bis ',
+  'zh-Hans': '此账号已被停用至 ',
+  'zh-Hant': '此帳號已被停用至 ',
 };
 
 /** Show the page in ``lang`` (the app keeps the choice in localStorage) and wait for it. */

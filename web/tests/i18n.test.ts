@@ -120,6 +120,17 @@ describe("translations", () => {
     }
   });
 
+  it("a suspension's refusal says until when, in the reader's language", () => {
+    setLanguage("en");
+    const until = "2026-12-01T09:30:00+00:00";
+    const date = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" }).format(new Date(until));
+    expect(errorText("account_suspended", null, until)).toBe(`This account is suspended until ${date}. If you think this is a mistake, write to the service.`);
+    expect(errorText("account_suspended")).toBe(t("errors.account_suspended"));
+    setLanguage("de");
+    expect(errorText("account_suspended", null, until)).toContain("Dieses Konto ist bis ");
+    setLanguage("en");
+  });
+
   it("error codes become messages, with the wait time", () => {
     setLanguage("en");
     expect(errorText("invalid_code")).toBe("That code is wrong or has expired.");

@@ -22,6 +22,7 @@ from mitalk.access.models import (
     WaitlistCounters,
     WaitlistEntry,
 )
+from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import AuthSession, User
 
 DEFAULT_PHASE = "internal"
@@ -637,6 +638,7 @@ async def claim_tokens_of_waitlisters(
             User.status == "waitlisted",
             User.created_at <= announced_at,
             AuthSession.expires_at > now,
+            accounts_repo.not_suspended(now),
         )
         .order_by(AuthSession.token_hash)
         .limit(limit)

@@ -111,9 +111,14 @@ class SuspendRequest(BaseModel):
     @field_validator("until")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-12-01T12:00:00Z")
-        return value
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
 
 
 class SuspensionOut(BaseModel):
@@ -125,3 +130,4 @@ class SuspensionOut(BaseModel):
     until: dt.datetime | None
     reason: str | None
     by: str | None
+    can_suspend: bool = Field(description="False for staff, who cannot be suspended.")

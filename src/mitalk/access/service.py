@@ -635,16 +635,21 @@ async def waitlist_stats(
 # --- suspension (staff) ----------------------------------------------------------------------
 
 
-async def _staff_and_target(session: AsyncSession, staff: User, user_id: str) -> User:
+async def _staff_and_target(
+    session: AsyncSession, staff: User, user_id: str, lock: bool = False
+) -> User:
     if not await is_staff(session, staff):
         raise StaffOnly()
-    target = await accounts_repo.user_by_id(session, user_id)
+    target = await accounts_repo.user_by_id(session, user_id, for_update=lock)
     if target is None:
         raise MemberNotFound()
     return target
 
 
-def suspension_out(user: User, now: dt.datetime) -> SuspensionOut:
+MAX_SUSPENSION = dt.timedelta(days=3650)  # a longer one is "until lifted"
+
+
+def suspension_out(user: User, now: dt.datetime, can_suspend: bool) -> SuspensionOut:
     """An account's suspension as staff see it."""
     held = accounts.is_suspended(user, now)
     return SuspensionOut(
@@ -654,6 +659,7 @@ def suspension_out(user: User, now: dt.datetime) -> SuspensionOut:
         until=user.suspended_until if held else None,
         reason=user.suspended_reason if held else None,
         by=user.suspended_by if held else None,
+        can_suspend=can_suspend,
     )
 
 
@@ -661,7 +667,8 @@ async def suspension_of(
     session: AsyncSession, staff: User, user_id: str, now: dt.datetime
 ) -> SuspensionOut:
     """Staff: whether an account is suspended, until when, why and by whom."""
-    return suspension_out(await _staff_and_target(session, staff, user_id), now)
+    target = await _staff_and_target(session, staff, user_id)
+    return suspension_out(target, now, can_suspend=not await is_staff(session, target))
 
 
 async def suspend_account(
@@ -675,13 +682,14 @@ async def suspend_account(
 ) -> SuspensionOut:
     """Staff: suspend an account (``accounts.service.suspend``); staff cannot be suspended, so
     nobody locks the company's own people out (take a number off the staff list first)."""
-    target = await _staff_and_target(session, staff, user_id)
+    # Locked, as sign-in locks it: no session can be added between this and the commit.
+    target = await _staff_and_target(session, staff, user_id, lock=True)
     if await is_staff(session, target):
         raise CannotSuspendStaff()
-    if until is not None and until <= now:
+    if until is not None and not now < until <= now + MAX_SUSPENSION:
         raise InvalidUntil()
     await accounts.suspend(session, bus, target, staff.id, until, reason, now)
-    return suspension_out(target, now)
+    return suspension_out(target, now, can_suspend=True)
 
 
 async def lift_suspension(
@@ -691,4 +699,4 @@ async def lift_suspension(
     target = await _staff_and_target(session, staff, user_id)
     accounts.lift_suspension(target)
     await session.flush()
-    return suspension_out(target, now)
+    return suspension_out(target, now, can_suspend=not await is_staff(session, target))

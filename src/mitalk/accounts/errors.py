@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from mitalk.core.errors import AppError
 
 
@@ -41,3 +43,7 @@ class AccountSuspended(AppError):
     status, code = 403, "account_suspended"
     message = "This account is suspended. If you think this is a mistake, write to the service."
     commit_changes = True  # the code it was checked with stays used
+
+    def __init__(self, message: str | None = None, until: dt.datetime | None = None) -> None:
+        super().__init__(message)
+        self.details = {"until": until.astimezone(dt.UTC).isoformat()} if until else None

@@ -11,14 +11,19 @@ from mitalk.accounts.models import AuthSession, LoginCode, User
 from mitalk.core.database import Database
 
 
-async def user_by_phone(session: AsyncSession, phone: str) -> User | None:
-    """The account of a number, if it has one."""
-    return await session.scalar(select(User).where(User.phone == phone))
+async def user_by_phone(
+    session: AsyncSession, phone: str, for_update: bool = False
+) -> User | None:
+    """The account of a number, if it has one (``for_update``: locked until the commit)."""
+    query = select(User).where(User.phone == phone)
+    return await session.scalar(query.with_for_update() if for_update else query)
 
 
-async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
-    """The account with this id, if any."""
-    return await session.get(User, user_id)
+async def user_by_id(
+    session: AsyncSession, user_id: str, for_update: bool = False
+) -> User | None:
+    """The account with this id, if any (``for_update``: locked until the commit)."""
+    return await session.get(User, user_id, with_for_update=for_update)
 
 
 async def add_user(session: AsyncSession, phone: str, status: str) -> User:
@@ -164,9 +169,11 @@ async def live_sessions_of(
 
 
 async def session_is_live(session: AsyncSession, session_id: str, now: dt.datetime) -> bool:
-    """Whether a session still exists and has not expired."""
+    """Whether a session still exists and has not expired (and its account is not suspended)."""
     found = await session.scalar(
-        select(AuthSession.id).where(AuthSession.id == session_id, AuthSession.expires_at > now)
+        select(AuthSession.id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id, AuthSession.expires_at > now, not_suspended(now))
     )
     return found is not None
 
@@ -174,9 +181,14 @@ async def session_is_live(session: AsyncSession, session_id: str, now: dt.dateti
 async def live_session_ids(
     session: AsyncSession, session_ids: list[str], now: dt.datetime
 ) -> set[str]:
-    """Which of these sessions still exist and have not expired."""
+    """Which of these sessions still exist and have not expired (their accounts not suspended:
+    the sockets' sweep closes the others)."""
     found = await session.scalars(
-        select(AuthSession.id).where(AuthSession.id.in_(session_ids), AuthSession.expires_at > now)
+        select(AuthSession.id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.id.in_(session_ids), AuthSession.expires_at > now, not_suspended(now)
+        )
     )
     return set(found)
 
@@ -190,17 +202,6 @@ async def delete_sessions_of(
         query = query.where(AuthSession.id.in_(session_ids))
     result = await session.execute(query.returning(AuthSession.id))
     return [row[0] for row in result]
-
-
-async def user_by_token_hash(
-    session: AsyncSession, token_hash: str, now: dt.datetime
-) -> User | None:
-    """The account behind a live session token."""
-    return await session.scalar(
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
-    )
 
 
 async def account_by_token_hash(

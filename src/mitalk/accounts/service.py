@@ -173,10 +173,12 @@ async def verify_code(
             raise InvalidCode("That code is wrong, and it was the last try. Ask for a new code.")
         raise InvalidCode(f"That code is wrong. {left} {'try' if left == 1 else 'tries'} left.")
     await repo.delete_codes_of(session, phone)
-    user = await repo.user_by_phone(session, phone)
+    # Locked: a suspension of this account (which locks it too) either commits first and is
+    # seen here, or waits for this sign-in's session and ends it with the others.
+    user = await repo.user_by_phone(session, phone, for_update=True)
     if user is not None and is_suspended(user, now):
         # Told only to whoever holds the number's code: nobody else learns of it.
-        raise AccountSuspended(suspension_message(user))
+        raise AccountSuspended(suspension_message(user), until=user.suspended_until)
     if user is not None and user.suspended_at is not None:
         lift_suspension(user)  # it ended: back in search and suggestions from this sign-in
     if user is None:

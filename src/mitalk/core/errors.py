@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +23,8 @@ class AppError(Exception):
     message: str = "The request could not be served."
     # Set on errors whose request must still commit (e.g. a wrong code uses up an attempt).
     commit_changes: bool = False
+    # More fields of the error object, for clients to word it (ErrorBody lists them).
+    details: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -81,6 +83,10 @@ class ErrorBody(BaseModel):
 
     code: str
     message: str
+    until: str | None = Field(
+        default=None,
+        description="When the refusal ends (ISO 8601, UTC), where it ends: `account_suspended`.",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -104,10 +110,16 @@ def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
 
 
 def _render(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, **(details or {})}},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -137,7 +149,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _render(exc.status, exc.code, exc.message, exc.headers)
+        return _render(exc.status, exc.code, exc.message, exc.headers, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,6 +36,8 @@ def follow_accounts(bus: EventBus, db: Database) -> None:
     async def on_suspension(event: EventBase) -> None:
         assert isinstance(event, AccountSuspended)
         async with unit_of_work(db) as session:
-            await part_after_suspension(session, bus, event.user_id, event.by, event.at)
+            user = await accounts_repo.user_by_id(session, event.user_id)
+            if user is not None:
+                await part_after_suspension(session, bus, user, event.at)
 
     bus.follow(AccountSuspended, on_suspension)

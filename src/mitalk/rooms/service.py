@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mitalk.accounts import repository as accounts_repo
 from mitalk.accounts.models import User
-from mitalk.core.errors import RateLimited
+from mitalk.core.errors import AppError, RateLimited
 from mitalk.core.messages import Message
 from mitalk.core.ratelimit import RateLimiter
 from mitalk.core.settings import Settings
@@ -81,6 +82,8 @@ from mitalk.rooms.schemas import (
 )
 
 HALLWAY_SIZE = 50
+
+log = structlog.get_logger(__name__)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -691,24 +694,23 @@ async def part_after_block(
 
 
 async def part_after_suspension(
-    session: AsyncSession, bus: EventBus, user_id: str, by: str, now: dt.datetime
+    session: AsyncSession, bus: EventBus, user: User, now: dt.datetime
 ) -> int:
-    """A suspended person is taken out of every live room they are in, as if removed by its
-    moderator (``room.removed``: their socket closes and their audio stops); a room they ran
-    passes to its longest-standing speaker or ends. Returns how many rooms."""
-    rooms = await repo.live_rooms_present_in(session, user_id)
-    for room_id in rooms:
-        room = await _live_room(session, room_id)
-        row = await repo.participant(session, room.id, user_id)
-        if row is None or row.presence != IN_ROOM:
-            continue
-        was_moderator = row.role == "moderator"
-        await _put_out(session, bus, room, row, by, now)
-        await repo.add_moderation(session, room.id, by, "remove", user_id, now)
-        await session.flush()
-        if was_moderator and await repo.count_present_moderators(session, room.id) == 0:
-            await _hand_over_or_end(session, bus, room, now)
-    return len(rooms)
+    """A suspended person leaves every live room they are in, as if they had left themselves
+    (``room.participant_left``: the media layer drops their seat and audio, as for anyone who
+    leaves; their sockets closed with their sessions); a room they ran passes to its
+    longest-standing speaker or ends. Not a removal: once the suspension ends they may come
+    back. Each room on its own savepoint, so a room that ends meanwhile skips only itself.
+    Returns how many rooms they left."""
+    left = 0
+    for room_id in await repo.live_rooms_present_in(session, user.id):
+        try:
+            async with session.begin_nested():
+                await leave(session, bus, room_id, user, now)
+            left += 1
+        except AppError as error:  # the room ended, or they left, since the list was read
+            log.info("suspension_part_skipped", room=room_id, code=error.code)
+    return left
 
 
 PINGS_PER_HOUR = 30

@@ -23,6 +23,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,9 +80,10 @@ async def search_people(
     exact: dict[str, str],
     limit: int,
     offset: int,
+    include_suspended: bool = False,
 ) -> Sequence[Profile]:
     """Active members matching every term and filter, best first (never the viewer, never
-    someone blocked either way)."""
+    someone blocked either way; a suspended member only with ``include_suspended``: staff)."""
     stmt: Select[Profile]
     if _is_sqlite(session):
         fts: ColumnElement[str] = literal_column("search_people")
@@ -106,9 +108,12 @@ async def search_people(
     filters: list[ColumnElement[bool]] = [
         Profile.user_id != viewer_id,
         ~blocked_either_way(viewer_id, Profile.user_id),
-        # Never a suspended member (nor one whose suspension ended until they sign in again).
+        # Never a suspended member (nor one whose suspension ended until they sign in again),
+        # except for staff, who must find them to lift it.
         exists().where(
-            User.id == Profile.user_id, User.status == "active", User.suspended_at.is_(None)
+            User.id == Profile.user_id,
+            User.status == "active",
+            true() if include_suspended else User.suspended_at.is_(None),
         ),
     ]
     if "industry" in exact:

@@ -15,6 +15,7 @@ from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mitalk.access import service as access
 from mitalk.accounts.models import User
 from mitalk.network import repository as network_repo
 from mitalk.network import service as network
@@ -72,7 +73,10 @@ async def people(
     ]
     if not terms and not any(words for _, words in scoped):
         return PeopleResults(people=[], next_offset=None)
-    rows = await repo.search_people(session, viewer.id, terms, scoped, exact, limit + 1, offset)
+    rows = await repo.search_people(
+        session, viewer.id, terms, scoped, exact, limit + 1, offset,
+        include_suspended=await access.is_staff(session, viewer),
+    )  # fmt: skip
     return PeopleResults(
         people=[
             PersonHit(

@@ -31,6 +31,8 @@ export class ApiError extends Error {
     message: string,
     /** Seconds to wait before trying again (from `Retry-After`), when the server said. */
     readonly retryAfter: number | null = null,
+    /** When the refusal ends (ISO 8601), where the server said (`account_suspended`). */
+    readonly until: string | null = null,
   ) {
     super(message);
     this.name = "ApiError";
@@ -65,9 +67,10 @@ api.use(session);
 export function toApiError(response: Response, body: unknown): ApiError {
   const retry = response.headers.get("Retry-After");
   const retryAfter = retry !== null && /^\d+$/.test(retry) ? Number(retry) : null;
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const error = (body as { error?: { code?: unknown; message?: unknown; until?: unknown } } | null)?.error;
   if (error && typeof error.code === "string") {
-    return new ApiError(response.status, error.code, String(error.message ?? ""), retryAfter);
+    const until = typeof error.until === "string" ? error.until : null;
+    return new ApiError(response.status, error.code, String(error.message ?? ""), retryAfter, until);
   }
   return new ApiError(response.status, `http_${response.status}`, response.statusText, retryAfter);
 }

@@ -111,8 +111,13 @@ export function plurals(text: string, lang: string, params: Record<string, strin
   }
 }
 
-/** The translated message for an API error code, falling back to a generic one. */
-export function errorText(code: string, retryAfter: number | null = null): string {
+/** The translated message for an API error code, falling back to a generic one; a refusal
+ *  that ends (`until`, e.g. a suspension) says when. */
+export function errorText(code: string, retryAfter: number | null = null, until: string | null = null): string {
+  if (code === "account_suspended" && until) {
+    const date = new Intl.DateTimeFormat(language.get(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(until));
+    return t("errors.account_suspended_until", { date });
+  }
   const key = `errors.${code}`;
   const base = key in en ? t(key as MessageKey) : t("errors.unknown");
   if (retryAfter === null) return base;

@@ -55,6 +55,8 @@ export function StaffSuspension(props: { userId: string; name: string }) {
     );
   }
 
+  if (!state.can_suspend) return null; // staff cannot be suspended
+
   if (!open) {
     return (
       <button type="button" class="link-button danger-link" data-testid="suspension-open" onClick={() => setOpen(true)}>

@@ -33,6 +33,17 @@ async def sign_in_answer(client: AsyncClient, outbox: Path, phone: str) -> tuple
     return verified.status_code, verified.json()
 
 
+async def room_with_stage(
+    client: AsyncClient, host: Person, speaker: Person, listener: Person
+) -> dict:  # type: ignore[type-arg]
+    """A live room: ``host`` runs it, ``speaker`` is on its stage, ``listener`` in the audience."""
+    room = await open_room(client, host)
+    for person in (speaker, listener):
+        await ok(client, person, "POST", f"/rooms/{room['id']}/join")
+    await ok(client, host, "POST", f"/rooms/{room['id']}/speakers", {"user_id": speaker.id})
+    return room
+
+
 async def found(client: AsyncClient, who: Person, q: str) -> list[str]:
     """The ids of the people a search for ``q`` finds."""
     return [p["id"] for p in (await ok(client, who, "GET", f"/search/people?q={q}"))["people"]]
@@ -43,10 +54,7 @@ async def test_a_suspended_member_is_signed_out_refused_and_taken_out_of_rooms(
 ) -> None:
     staff = await staff_member(client, outbox, db, settings)
     host, speaker, listener = await make_members(db, 3, "S")
-    room = await open_room(client, host)
-    for person in (speaker, listener):
-        await ok(client, person, "POST", f"/rooms/{room['id']}/join")
-    await ok(client, host, "POST", f"/rooms/{room['id']}/speakers", {"user_id": speaker.id})
+    room = await room_with_stage(client, host, speaker, listener)
 
     before = (await fetch(client, listener, room["id"]))["seq"]
     answer = await ok(client, staff, "POST", suspend_path(speaker), {"reason": "Spam in rooms"})
@@ -177,10 +185,7 @@ async def test_a_suspended_host_hands_the_room_on(
 ) -> None:
     staff = await staff_member(client, outbox, db, settings)
     host, speaker, listener = await make_members(db, 3, "H")
-    room = await open_room(client, host)
-    for person in (speaker, listener):
-        await ok(client, person, "POST", f"/rooms/{room['id']}/join")
-    await ok(client, host, "POST", f"/rooms/{room['id']}/speakers", {"user_id": speaker.id})
+    room = await room_with_stage(client, host, speaker, listener)
     await ok(client, staff, "POST", suspend_path(host), {"reason": "Abuse"})
     seen = await fetch(client, listener, room["id"])
     assert seen["status"] == "live"

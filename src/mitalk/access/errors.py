@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mitalk.core.errors import AppError, Conflict
+from mitalk.core.errors import AppError, Conflict, Forbidden, NotFound
 
 
 class NotWaitlisted(AppError):
@@ -69,13 +69,12 @@ class WindowAlreadyOpen(Conflict):
     code, message = "window_already_open", "Another claim window is open or scheduled."
 
 
-class StaffOnly(AppError):
-    status, code = 403, "staff_only"
-    message = "Only staff may do this."
+class StaffOnly(Forbidden):
+    code, message = "staff_only", "Only staff may do this."
 
 
-class MemberNotFound(AppError):
-    status, code, message = 404, "user_not_found", "There is no such account."
+class MemberNotFound(NotFound):
+    code, message = "user_not_found", "There is no such account."
 
 
 class CannotSuspendStaff(Conflict):

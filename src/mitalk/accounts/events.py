@@ -19,7 +19,6 @@ class AccountSuspended(PersonalEvent):
 
     type: Literal["account.suspended"] = "account.suspended"
     user_id: str
-    by: str
 
 
 register_events(AccountChanged, AccountSuspended)

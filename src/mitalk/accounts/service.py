@@ -330,10 +330,11 @@ def is_suspended(user: User, now: dt.datetime) -> bool:
     )
 
 
-def suspension_message(user: User) -> str:
-    """What the suspended person is told when they sign in (the reason is staff's own)."""
+def suspension_message(user: User) -> str | None:
+    """What the suspended person is told when they sign in (None: the error's own words, for a
+    suspension until lifted; the reason is staff's own, never told)."""
     if user.suspended_until is None:
-        return "This account is suspended. If you think this is a mistake, write to the service."
+        return None
     until = user.suspended_until.strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"This account is suspended until {until}. "
@@ -358,7 +359,7 @@ async def suspend(
     await session.flush()
     await end_sessions(session, bus, user.id)
     publish_after_commit(
-        session, bus, SuspendedEvent(channel=user_channel(user.id), at=now, user_id=user.id, by=by)
+        session, bus, SuspendedEvent(channel=user_channel(user.id), at=now, user_id=user.id)
     )
 
 

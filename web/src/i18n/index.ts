@@ -111,12 +111,16 @@ export function plurals(text: string, lang: string, params: Record<string, strin
   }
 }
 
+/** "21 Nov 2026, 18:30" in the current language and the browser's time zone. */
+export function formatDateTime(iso: string): string {
+  return new Intl.DateTimeFormat(language.get(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
 /** The translated message for an API error code, falling back to a generic one; a refusal
  *  that ends (`until`, e.g. a suspension) says when. */
 export function errorText(code: string, retryAfter: number | null = null, until: string | null = null): string {
   if (code === "account_suspended" && until) {
-    const date = new Intl.DateTimeFormat(language.get(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(until));
-    return t("errors.account_suspended_until", { date });
+    return t("errors.account_suspended_until", { date: formatDateTime(until) });
   }
   const key = `errors.${code}`;
   const base = key in en ? t(key as MessageKey) : t("errors.unknown");

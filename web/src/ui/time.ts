@@ -1,10 +1,8 @@
 // Dates and times in the reader's time zone and language (Intl, no library).
 import { language } from "../i18n";
 
-/** "21 Nov 2026, 18:30" in the current language and the browser's time zone. */
-export function formatDateTime(iso: string): string {
-  return new Intl.DateTimeFormat(language.get(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
-}
+// Kept with the catalogs (an error's end date is worded there), used by the screens from here.
+export { formatDateTime } from "../i18n";
 
 /** A `datetime-local` input's value (local wall time) as an ISO 8601 instant with zone (UTC). */
 export function localInputToIso(value: string): string | null {
